@@ -1,0 +1,69 @@
+// The emulator's decoding backend: turns what one media request carried (the
+// H.264 controls and the OUTPUT buffer's bytes) into a decoded picture in the
+// CAPTURE buffer bound to that request. The device model (requests, queues,
+// rules) owns the buffers and calls this; the backend owns the bitstream
+// rebuilding and the libavcodec instance. One backend per m2m instance (one
+// open of the video node), used from that instance's worker thread only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <linux/v4l2-controls.h>
+
+namespace emu {
+
+enum class DecodeMode { SliceBased, FrameBased };   // V4L2_STATELESS_H264_DECODE_MODE_*
+enum class StartCode { None, AnnexB };              // V4L2_STATELESS_H264_START_CODE_*
+enum class CaptureLayout { NV12, NV12_32L32 };      // linear NV12, or Cedrus' 32x32 tiles
+
+// Everything the request set, already validated by the device model.
+struct H264RequestControls {
+  v4l2_ctrl_h264_sps sps{};
+  v4l2_ctrl_h264_pps pps{};
+  std::optional<v4l2_ctrl_h264_scaling_matrix> scaling_matrix;  // when the request set it
+  v4l2_ctrl_h264_decode_params decode_params{};
+  std::optional<v4l2_ctrl_h264_slice_params> slice_params;     // slice-based mode
+  std::optional<v4l2_ctrl_h264_pred_weights> pred_weights;     // slice-based mode
+};
+
+// The CAPTURE buffer that receives the picture (both planes in one mapping,
+// as the emulator's CAPTURE format is single-memory-plane NV12).
+struct CaptureTarget {
+  uint8_t* data = nullptr;
+  size_t size = 0;
+  uint32_t width = 0;          // coded width in pixels (from the CAPTURE format)
+  uint32_t height = 0;         // coded height in lines
+  uint32_t bytesperline = 0;   // luma and chroma pitch
+  size_t chroma_offset = 0;    // byte offset of the interleaved CbCr plane
+  CaptureLayout layout = CaptureLayout::NV12;
+};
+
+struct DecodeResult {
+  bool ok = false;
+  std::string error;  // set when !ok: why the picture could not be produced
+};
+
+class H264Backend {
+ public:
+  static std::unique_ptr<H264Backend> create(DecodeMode mode, StartCode start_code);
+  virtual ~H264Backend() = default;
+
+  // Decodes one request: a frame or field (frame-based) or a slice
+  // (slice-based). Writes the (possibly partial, for slice-based) picture into
+  // `target` before returning. The backend rebuilds SPS/PPS NAL units from the
+  // controls and ignores any SPS/PPS NAL units in `bitstream`, so the picture
+  // is right only if the controls are.
+  virtual DecodeResult decode(const H264RequestControls& controls,
+                              const uint8_t* bitstream, size_t length,
+                              const CaptureTarget& target) = 0;
+
+  // Forget all decoder state (STREAMOFF on OUTPUT).
+  virtual void reset() = 0;
+};
+
+}  // namespace emu
