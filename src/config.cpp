@@ -1,0 +1,98 @@
+// VA configs: the H.264 profiles the device offers, VLD only, YUV 4:2:0.
+#include <algorithm>
+
+#include "driver.h"
+
+namespace v4l2va::va {
+namespace {
+
+bool profile_offered(const Driver& d, VAProfile profile) {
+  const auto& p = d.decoder.h264_profiles;
+  return std::find(p.begin(), p.end(), profile) != p.end();
+}
+
+VAStatus check_profile(const Driver& d, VAProfile profile, VAEntrypoint entrypoint) {
+  if (!profile_offered(d, profile)) return VA_STATUS_ERROR_UNSUPPORTED_PROFILE;
+  if (entrypoint != VAEntrypointVLD) return VA_STATUS_ERROR_UNSUPPORTED_ENTRYPOINT;
+  return VA_STATUS_SUCCESS;
+}
+
+// Fills one attribute with what the device supports for decoding.
+void fill_attribute(const Driver& d, VAConfigAttrib& attrib) {
+  switch (attrib.type) {
+    case VAConfigAttribRTFormat: attrib.value = VA_RT_FORMAT_YUV420; break;
+    case VAConfigAttribMaxPictureWidth: attrib.value = d.decoder.max_width; break;
+    case VAConfigAttribMaxPictureHeight: attrib.value = d.decoder.max_height; break;
+    case VAConfigAttribDecSliceMode: attrib.value = VA_DEC_SLICE_MODE_NORMAL; break;
+    default: attrib.value = VA_ATTRIB_NOT_SUPPORTED; break;
+  }
+}
+
+}  // namespace
+
+VAStatus QueryConfigProfiles(VADriverContextP ctx, VAProfile* profiles, int* count) {
+  const Driver& d = driver_of(ctx);
+  *count = 0;
+  for (VAProfile p : d.decoder.h264_profiles) profiles[(*count)++] = p;
+  return VA_STATUS_SUCCESS;
+}
+
+VAStatus QueryConfigEntrypoints(VADriverContextP ctx, VAProfile profile, VAEntrypoint* entrypoints, int* count) {
+  *count = 0;
+  if (!profile_offered(driver_of(ctx), profile)) return VA_STATUS_ERROR_UNSUPPORTED_PROFILE;
+  entrypoints[(*count)++] = VAEntrypointVLD;
+  return VA_STATUS_SUCCESS;
+}
+
+VAStatus GetConfigAttributes(VADriverContextP ctx, VAProfile profile, VAEntrypoint entrypoint,
+                             VAConfigAttrib* attribs, int count) {
+  const Driver& d = driver_of(ctx);
+  if (VAStatus st = check_profile(d, profile, entrypoint); st != VA_STATUS_SUCCESS) return st;
+  for (int i = 0; i < count; ++i) fill_attribute(d, attribs[i]);
+  return VA_STATUS_SUCCESS;
+}
+
+VAStatus CreateConfig(VADriverContextP ctx, VAProfile profile, VAEntrypoint entrypoint, VAConfigAttrib* attribs,
+                      int count, VAConfigID* id) {
+  Driver& d = driver_of(ctx);
+  if (VAStatus st = check_profile(d, profile, entrypoint); st != VA_STATUS_SUCCESS) {
+    d.log.errorf("vaCreateConfig: profile %d / entrypoint %d not supported by %s", profile, entrypoint,
+                 d.decoder.video_path.c_str());
+    return st;
+  }
+  auto config = std::make_shared<Config>();
+  config->profile = profile;
+  config->entrypoint = entrypoint;
+  for (int i = 0; i < count; ++i) {
+    if (attribs[i].type == VAConfigAttribRTFormat && !(attribs[i].value & VA_RT_FORMAT_YUV420)) {
+      d.log.errorf("vaCreateConfig: RT format 0x%x not supported (YUV420 only)", attribs[i].value);
+      return VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT;
+    }
+  }
+  *id = d.configs.insert(config);
+  return VA_STATUS_SUCCESS;
+}
+
+VAStatus DestroyConfig(VADriverContextP ctx, VAConfigID id) {
+  return driver_of(ctx).configs.remove(id) ? VA_STATUS_SUCCESS : VA_STATUS_ERROR_INVALID_CONFIG;
+}
+
+VAStatus QueryConfigAttributes(VADriverContextP ctx, VAConfigID id, VAProfile* profile, VAEntrypoint* entrypoint,
+                               VAConfigAttrib* attribs, int* count) {
+  const Driver& d = driver_of(ctx);
+  auto config = d.configs.find(id);
+  if (!config) return VA_STATUS_ERROR_INVALID_CONFIG;
+  *profile = config->profile;
+  *entrypoint = config->entrypoint;
+  static constexpr VAConfigAttribType kTypes[] = {VAConfigAttribRTFormat, VAConfigAttribMaxPictureWidth,
+                                                  VAConfigAttribMaxPictureHeight, VAConfigAttribDecSliceMode};
+  *count = 0;
+  for (VAConfigAttribType t : kTypes) {
+    VAConfigAttrib a{t, 0};
+    fill_attribute(d, a);
+    attribs[(*count)++] = a;
+  }
+  return VA_STATUS_SUCCESS;
+}
+
+}  // namespace v4l2va::va

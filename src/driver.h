@@ -1,0 +1,146 @@
+// The driver instance behind one VADisplay, and the VA objects it owns.
+// Each VA object kind lives in its own module (config.cpp, context.cpp,
+// surface.cpp, buffer.cpp, picture.cpp, image.cpp); this header declares the
+// objects and the entry points those modules implement.
+#pragma once
+
+#include <va/va.h>
+#include <va/va_backend.h>
+#include <va/va_drmcommon.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "log.h"
+#include "object_table.h"
+#include "v4l2/capabilities.h"
+#include "v4l2/device.h"
+
+namespace v4l2va {
+
+class Context;
+
+struct Config {
+  VAProfile profile = VAProfileNone;
+  VAEntrypoint entrypoint = VAEntrypointVLD;
+  uint32_t rt_format = VA_RT_FORMAT_YUV420;
+};
+
+// A VA surface. Before its first decode it has no memory; the first context
+// that decodes into it (or lists it as a render target) binds a CAPTURE
+// buffer to it for as long as both live, so an exported dma-buf stays valid
+// across decodes. Fields other than `binding_mutex`-guarded ones are guarded
+// by the bound context's mutex.
+struct Surface {
+  VASurfaceID id = VA_INVALID_SURFACE;
+  uint32_t width = 0;
+  uint32_t height = 0;
+  uint32_t rt_format = VA_RT_FORMAT_YUV420;
+
+  std::mutex binding_mutex;
+  std::weak_ptr<Context> context;  // guarded by binding_mutex
+  CaptureIndex capture;            // valid while bound
+  bool bound = false;
+
+  // The picture currently in the surface (guarded by the context's mutex).
+  bool has_picture = false;
+  uint64_t timestamp_ns = 0;  // its V4L2 timestamp: what a DPB entry's reference_ts names
+  uint64_t sequence = 0;      // the request that decodes it; drained when <= completed
+  VAStatus decode_status = VA_STATUS_SUCCESS;
+  // Field pairing: the two fields of a frame share one timestamp.
+  enum class Structure { Frame, TopField, BottomField } structure = Structure::Frame;
+  uint32_t frame_num = 0;
+  VASurfaceDecodeMBErrors mb_errors[2]{};
+};
+
+struct Buffer {
+  VABufferType type = VABufferTypeMax;
+  uint32_t element_size = 0;
+  uint32_t num_elements = 0;
+  std::vector<uint8_t> data;
+  // A derived image's buffer maps the CAPTURE memory instead of `data`; the
+  // context is kept alive for as long as the buffer refers to its memory.
+  uint8_t* external = nullptr;
+  size_t external_size = 0;
+  std::shared_ptr<Context> external_owner;
+  VAContextID context = VA_INVALID_ID;
+
+  uint8_t* bytes() { return external ? external : data.data(); }
+  size_t size() const { return external ? external_size : data.size(); }
+};
+
+struct Image {
+  VAImage image{};
+  VASurfaceID derived_from = VA_INVALID_SURFACE;
+};
+
+struct Driver {
+  explicit Driver(VADriverContextP ctx) : va(ctx), log(ctx) {}
+
+  VADriverContextP va;
+  VaLog log;
+  DecoderCapabilities decoder;
+
+  ObjectTable<Config> configs{0x01000000};
+  ObjectTable<Context> contexts{0x02000000};
+  ObjectTable<Surface> surfaces{0x04000000};
+  ObjectTable<Buffer> buffers{0x08000000};
+  ObjectTable<Image> images{0x10000000};
+
+  int timeout_ms = 5000;  // bound on any wait for the device
+  uint32_t slot_count = 6;
+};
+
+inline Driver& driver_of(VADriverContextP ctx) { return *static_cast<Driver*>(ctx->pDriverData); }
+
+// The image formats the driver can produce.
+const std::vector<VAImageFormat>& supported_image_formats();
+
+}  // namespace v4l2va
+
+// Entry points, one group per module.
+namespace v4l2va::va {
+VAStatus QueryConfigProfiles(VADriverContextP, VAProfile*, int*);
+VAStatus QueryConfigEntrypoints(VADriverContextP, VAProfile, VAEntrypoint*, int*);
+VAStatus GetConfigAttributes(VADriverContextP, VAProfile, VAEntrypoint, VAConfigAttrib*, int);
+VAStatus CreateConfig(VADriverContextP, VAProfile, VAEntrypoint, VAConfigAttrib*, int, VAConfigID*);
+VAStatus DestroyConfig(VADriverContextP, VAConfigID);
+VAStatus QueryConfigAttributes(VADriverContextP, VAConfigID, VAProfile*, VAEntrypoint*, VAConfigAttrib*, int*);
+
+VAStatus CreateSurfaces(VADriverContextP, int, int, int, int, VASurfaceID*);
+VAStatus CreateSurfaces2(VADriverContextP, unsigned int, unsigned int, unsigned int, VASurfaceID*, unsigned int,
+                         VASurfaceAttrib*, unsigned int);
+VAStatus DestroySurfaces(VADriverContextP, VASurfaceID*, int);
+VAStatus SyncSurface(VADriverContextP, VASurfaceID);
+VAStatus SyncSurface2(VADriverContextP, VASurfaceID, uint64_t);
+VAStatus QuerySurfaceStatus(VADriverContextP, VASurfaceID, VASurfaceStatus*);
+VAStatus QuerySurfaceError(VADriverContextP, VASurfaceID, VAStatus, void**);
+VAStatus QuerySurfaceAttributes(VADriverContextP, VAConfigID, VASurfaceAttrib*, unsigned int*);
+VAStatus ExportSurfaceHandle(VADriverContextP, VASurfaceID, uint32_t, uint32_t, void*);
+
+VAStatus CreateContext(VADriverContextP, VAConfigID, int, int, int, VASurfaceID*, int, VAContextID*);
+VAStatus DestroyContext(VADriverContextP, VAContextID);
+
+VAStatus CreateBuffer(VADriverContextP, VAContextID, VABufferType, unsigned int, unsigned int, void*, VABufferID*);
+VAStatus BufferSetNumElements(VADriverContextP, VABufferID, unsigned int);
+VAStatus MapBuffer(VADriverContextP, VABufferID, void**);
+VAStatus UnmapBuffer(VADriverContextP, VABufferID);
+VAStatus DestroyBuffer(VADriverContextP, VABufferID);
+VAStatus BufferInfo(VADriverContextP, VABufferID, VABufferType*, unsigned int*, unsigned int*);
+
+VAStatus BeginPicture(VADriverContextP, VAContextID, VASurfaceID);
+VAStatus RenderPicture(VADriverContextP, VAContextID, VABufferID*, int);
+VAStatus EndPicture(VADriverContextP, VAContextID);
+
+VAStatus QueryImageFormats(VADriverContextP, VAImageFormat*, int*);
+VAStatus CreateImage(VADriverContextP, VAImageFormat*, int, int, VAImage*);
+VAStatus DeriveImage(VADriverContextP, VASurfaceID, VAImage*);
+VAStatus DestroyImage(VADriverContextP, VAImageID);
+VAStatus SetImagePalette(VADriverContextP, VAImageID, unsigned char*);
+VAStatus GetImage(VADriverContextP, VASurfaceID, int, int, unsigned int, unsigned int, VAImageID);
+VAStatus PutImage(VADriverContextP, VASurfaceID, VAImageID, int, int, unsigned int, unsigned int, int, int,
+                  unsigned int, unsigned int);
+}  // namespace v4l2va::va

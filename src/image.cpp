@@ -1,0 +1,195 @@
+// VA images: NV12 (and I420/YV12 by conversion) read back from the CAPTURE
+// buffer behind a surface, or a zero-copy view of it (vaDeriveImage).
+#include <algorithm>
+#include <cstring>
+
+#include "surface.h"
+
+namespace v4l2va {
+
+const std::vector<VAImageFormat>& supported_image_formats() {
+  static const std::vector<VAImageFormat> formats = {
+      {VA_FOURCC_NV12, VA_LSB_FIRST, 12, 0, 0, 0, 0, 0, {}},
+      {VA_FOURCC_I420, VA_LSB_FIRST, 12, 0, 0, 0, 0, 0, {}},
+      {VA_FOURCC_YV12, VA_LSB_FIRST, 12, 0, 0, 0, 0, 0, {}},
+  };
+  return formats;
+}
+
+namespace {
+
+// Plane layout of a tightly packed image of the given format.
+void layout_image(VAImage& image, uint32_t fourcc, uint32_t w, uint32_t h) {
+  uint32_t cw = (w + 1) / 2, ch = (h + 1) / 2;
+  image.width = static_cast<uint16_t>(w);
+  image.height = static_cast<uint16_t>(h);
+  image.pitches[0] = w;
+  image.offsets[0] = 0;
+  if (fourcc == VA_FOURCC_NV12) {
+    image.num_planes = 2;
+    image.pitches[1] = cw * 2;
+    image.offsets[1] = w * h;
+    image.data_size = w * h + cw * 2 * ch;
+  } else {
+    image.num_planes = 3;
+    image.pitches[1] = image.pitches[2] = cw;
+    image.offsets[1] = w * h;
+    image.offsets[2] = w * h + cw * ch;
+    image.data_size = w * h + 2 * cw * ch;
+  }
+}
+
+// The luma and interleaved chroma planes of a CAPTURE buffer.
+struct Nv12View {
+  const uint8_t* y;
+  const uint8_t* uv;
+  uint32_t y_pitch;
+  uint32_t uv_pitch;
+};
+
+Nv12View view_of(const Context& context, CaptureIndex index) {
+  const Format& f = context.capture_format();
+  const CaptureBuffer& cb = context.capture(index);
+  Nv12View v{};
+  v.y = cb.memory.planes[0].data();
+  v.y_pitch = f.planes[0].bytesperline;
+  if (f.num_planes > 1) {
+    v.uv = cb.memory.planes[1].data();
+    v.uv_pitch = f.planes[1].bytesperline;
+  } else {
+    v.uv = v.y + size_t(v.y_pitch) * f.height;
+    v.uv_pitch = v.y_pitch;
+  }
+  return v;
+}
+
+}  // namespace
+}  // namespace v4l2va
+
+namespace v4l2va::va {
+
+VAStatus QueryImageFormats(VADriverContextP, VAImageFormat* formats, int* count) {
+  const auto& list = supported_image_formats();
+  std::copy(list.begin(), list.end(), formats);
+  *count = static_cast<int>(list.size());
+  return VA_STATUS_SUCCESS;
+}
+
+VAStatus CreateImage(VADriverContextP ctx, VAImageFormat* format, int width, int height, VAImage* out) {
+  Driver& d = driver_of(ctx);
+  const auto& list = supported_image_formats();
+  auto it = std::find_if(list.begin(), list.end(), [&](const VAImageFormat& f) { return f.fourcc == format->fourcc; });
+  if (it == list.end()) {
+    d.log.errorf("vaCreateImage: format 0x%08x not supported", format->fourcc);
+    return VA_STATUS_ERROR_INVALID_IMAGE_FORMAT;
+  }
+  if (width <= 0 || height <= 0 || width > 16384 || height > 16384) return VA_STATUS_ERROR_INVALID_PARAMETER;
+  auto image = std::make_shared<Image>();
+  image->image.format = *it;
+  layout_image(image->image, it->fourcc, static_cast<uint32_t>(width), static_cast<uint32_t>(height));
+  auto buffer = std::make_shared<Buffer>();
+  buffer->type = VAImageBufferType;
+  buffer->element_size = image->image.data_size;
+  buffer->num_elements = 1;
+  buffer->data.resize(image->image.data_size);
+  image->image.buf = d.buffers.insert(buffer);
+  image->image.image_id = d.images.insert(image);
+  *out = image->image;
+  return VA_STATUS_SUCCESS;
+}
+
+VAStatus DeriveImage(VADriverContextP ctx, VASurfaceID id, VAImage* out) {
+  Driver& d = driver_of(ctx);
+  auto surface = d.surfaces.find(id);
+  if (!surface) return VA_STATUS_ERROR_INVALID_SURFACE;
+  // A surface with no CAPTURE buffer yet has nothing to map: clients then
+  // fall back to vaGetImage (ffmpeg probes this before decoding).
+  return with_decoded_surface(d, *surface, VA_STATUS_ERROR_OPERATION_FAILED, [&](Context& context) -> VAStatus {
+    const Format& f = context.capture_format();
+    if (f.num_planes != 1 || f.pixelformat != V4L2_PIX_FMT_NV12) return VA_STATUS_ERROR_OPERATION_FAILED;
+    const CaptureBuffer& cb = context.capture(surface->capture);
+    auto image = std::make_shared<Image>();
+    VAImage& img = image->image;
+    img.format = supported_image_formats()[0];
+    img.width = static_cast<uint16_t>(surface->width);
+    img.height = static_cast<uint16_t>(surface->height);
+    img.num_planes = 2;
+    img.pitches[0] = img.pitches[1] = f.planes[0].bytesperline;
+    img.offsets[0] = 0;
+    img.offsets[1] = f.planes[0].bytesperline * f.height;
+    img.data_size = static_cast<uint32_t>(cb.memory.planes[0].size());
+    auto buffer = std::make_shared<Buffer>();
+    buffer->type = VAImageBufferType;
+    buffer->element_size = img.data_size;
+    buffer->num_elements = 1;
+    buffer->external = cb.memory.planes[0].data();
+    buffer->external_size = cb.memory.planes[0].size();
+    buffer->external_owner = context.shared_from_this();
+    img.buf = d.buffers.insert(buffer);
+    image->derived_from = id;
+    img.image_id = d.images.insert(image);
+    *out = img;
+    return VA_STATUS_SUCCESS;
+  });
+}
+
+VAStatus DestroyImage(VADriverContextP ctx, VAImageID id) {
+  Driver& d = driver_of(ctx);
+  auto image = d.images.remove(id);
+  if (!image) return VA_STATUS_ERROR_INVALID_IMAGE;
+  d.buffers.remove(image->image.buf);
+  return VA_STATUS_SUCCESS;
+}
+
+VAStatus SetImagePalette(VADriverContextP, VAImageID, unsigned char*) { return VA_STATUS_ERROR_UNIMPLEMENTED; }
+
+VAStatus GetImage(VADriverContextP ctx, VASurfaceID id, int x, int y, unsigned int width, unsigned int height,
+                  VAImageID image_id) {
+  Driver& d = driver_of(ctx);
+  auto surface = d.surfaces.find(id);
+  if (!surface) return VA_STATUS_ERROR_INVALID_SURFACE;
+  auto image = d.images.find(image_id);
+  if (!image) return VA_STATUS_ERROR_INVALID_IMAGE;
+  auto buffer = d.buffers.find(image->image.buf);
+  if (!buffer) return VA_STATUS_ERROR_INVALID_BUFFER;
+  const VAImage& img = image->image;
+  if (x < 0 || y < 0 || (x & 1) || (y & 1) || width > img.width || height > img.height ||
+      uint64_t(x) + width > surface->width || uint64_t(y) + height > surface->height) {
+    d.log.errorf("vaGetImage: rectangle %ux%u at %d,%d does not fit surface 0x%08x (%ux%u) and image (%ux%u)", width,
+                 height, x, y, id, surface->width, surface->height, img.width, img.height);
+    return VA_STATUS_ERROR_INVALID_PARAMETER;
+  }
+  return with_decoded_surface(d, *surface, VA_STATUS_ERROR_INVALID_SURFACE, [&](Context& context) -> VAStatus {
+    Nv12View src = view_of(context, surface->capture);
+    uint8_t* dst = buffer->bytes();
+    for (uint32_t row = 0; row < height; ++row)
+      std::memcpy(dst + img.offsets[0] + size_t(row) * img.pitches[0], src.y + size_t(y + row) * src.y_pitch + x,
+                  width);
+    uint32_t cw = (width + 1) / 2, ch = (height + 1) / 2;
+    for (uint32_t row = 0; row < ch; ++row) {
+      const uint8_t* s = src.uv + size_t(y / 2 + row) * src.uv_pitch + size_t(x);
+      if (img.format.fourcc == VA_FOURCC_NV12) {
+        std::memcpy(dst + img.offsets[1] + size_t(row) * img.pitches[1], s, cw * 2);
+        continue;
+      }
+      // I420: U then V; YV12: V then U.
+      uint32_t u_plane = img.format.fourcc == VA_FOURCC_I420 ? 1 : 2;
+      uint32_t v_plane = 3 - u_plane;
+      uint8_t* u = dst + img.offsets[u_plane] + size_t(row) * img.pitches[u_plane];
+      uint8_t* v = dst + img.offsets[v_plane] + size_t(row) * img.pitches[v_plane];
+      for (uint32_t c = 0; c < cw; ++c) {
+        u[c] = s[2 * c];
+        v[c] = s[2 * c + 1];
+      }
+    }
+    return VA_STATUS_SUCCESS;  // a decoding error is reported by vaSyncSurface
+  });
+}
+
+VAStatus PutImage(VADriverContextP ctx, VASurfaceID, VAImageID, int, int, unsigned int, unsigned int, int, int,
+                  unsigned int, unsigned int) {
+  driver_of(ctx).log.errorf("vaPutImage is not supported: decoded surfaces are written by the device only");
+  return VA_STATUS_ERROR_UNIMPLEMENTED;
+}
+
+}  // namespace v4l2va::va
