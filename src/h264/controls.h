@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace v4l2va::h264 {
@@ -62,9 +63,20 @@ class StreamState {
 
   static constexpr size_t kMaxPpsId = 255;  // pic_parameter_set_id is 0..255 (7.4.2.2)
 
+  // Whether the picture last decoded into `surface` was coded as field(s)
+  // (field_pic_flag): the DPB entry flag FIELD that hardware needs for
+  // co-located motion vectors. translate_picture records it for CurrPic.
+  void note_decoded(VASurfaceID surface, bool field_coded) { field_coded_[surface] = field_coded; }
+  std::optional<bool> field_coded(VASurfaceID surface) const {
+    const auto found = field_coded_.find(surface);
+    if (found == field_coded_.end()) return std::nullopt;
+    return found->second;
+  }
+
  private:
   VAProfile profile_;
   RefIdxDefaults defaults_[kMaxPpsId + 1];
+  std::unordered_map<VASurfaceID, bool> field_coded_;
 };
 
 // Fills `out`. Returns VA_STATUS_SUCCESS, or a VA error with `error` naming
