@@ -99,7 +99,7 @@ def emulator_env(context: RunContext, counters_path: Path, va_driver: bool) -> d
 
 class Client:
     name = ""
-    hardware = True
+    hardware = True     # judged by the emulator's counters as well as the MD5
     needs: tuple[str, ...] = ()     # artifacts: driver, emulator, firefox
     needs_testbed = False
 
@@ -132,6 +132,7 @@ def _decoded(digest: rawvideo.VideoDigest) -> DecodedOutput:
 class FfmpegClient(Client):
     name = "ffmpeg"
     needs = ("driver", "emulator")
+    hwaccel = True
 
     def prepare(self, context: RunContext) -> None:
         _require_tools("ffmpeg")
@@ -142,7 +143,7 @@ class FfmpegClient(Client):
         argv = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "warning",
                 # One decoding thread: the published checksums' command line.
                 "-threads", "1"]
-        if self.hardware:
+        if self.hwaccel:
             argv += ["-hwaccel", "vaapi", "-hwaccel_device", RENDER_NODE,
                      # ffmpeg 5.1 maps only Constrained Baseline, Main and High
                      # to VA profiles (vaapi_decode.c vaapi_profile_map); a
@@ -159,12 +160,14 @@ class FfmpegClient(Client):
 class FfmpegSoftwareClient(FfmpegClient):
     name = "ffmpeg-sw"
     hardware = False
+    hwaccel = False
     needs = ()
 
 
 class MpvClient(Client):
     name = "mpv"
     needs = ("driver", "emulator")
+    hwaccel = True
 
     def prepare(self, context: RunContext) -> None:
         _require_tools("mpv")
@@ -173,7 +176,7 @@ class MpvClient(Client):
         output = work_dir / "decoded.yuv"
         counters = work_dir / "counters.jsonl"
         argv = ["mpv", "--no-config", "--msg-level=all=warn", "--no-audio"]
-        if self.hardware:
+        if self.hwaccel:
             argv += ["--hwdec=vaapi-copy", f"--vaapi-device={RENDER_NODE}",
                      # Same profile map as ffmpeg (see FfmpegClient).
                      "--vd-lavc-check-hw-profile=no"]
@@ -189,6 +192,7 @@ class MpvClient(Client):
 class MpvSoftwareClient(MpvClient):
     name = "mpv-sw"
     hardware = False
+    hwaccel = False
     needs = ()
 
 

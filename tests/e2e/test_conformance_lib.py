@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""Unit tests of the conformance runner's pieces (tools/conformance_lib,
+tools/umockdev/testbed.py).  The end-to-end runs are separate meson tests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+TOOLS_DIR = Path(__file__).resolve().parent.parent.parent / "tools"
+sys.path.insert(0, str(TOOLS_DIR))
+sys.path.insert(0, str(TOOLS_DIR / "umockdev"))
+
+from conformance_lib import clients, counters, manifest, rawvideo, runner  # noqa: E402
+import testbed  # noqa: E402
+
+SHARED_MANIFEST = (TOOLS_DIR.parent.parent / "shared" / "conformance" / "h264"
+                   / "manifest.tsv")
+
+
+class ManifestTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.dir)
+
+    def write(self, text: str) -> Path:
+        path = self.dir / "manifest.tsv"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def test_reads_columns_by_header_name_and_resolves_files(self):
+        path = self.write("expected_md5\tname\tfile\tfeatures\n"
+                          f"{'a' * 32}\tone\tstreams/one.264\t176x144\n")
+        [stream] = manifest.read_manifest(path)
+        self.assertEqual(stream.name, "one")
+        self.assertEqual(stream.expected_md5, "a" * 32)
+        self.assertEqual(stream.path, self.dir.resolve() / "streams" / "one.264")
+        self.assertEqual(stream.features, "176x144")
+
+    def test_rejects_missing_column(self):
+        path = self.write("name\tfile\nx\ty\n")
+        with self.assertRaisesRegex(manifest.ManifestError, "expected_md5"):
+            manifest.read_manifest(path)
+
+    def test_rejects_malformed_md5_and_duplicates(self):
+        with self.assertRaisesRegex(manifest.ManifestError, "not an MD5"):
+            manifest.read_manifest(self.write("name\tfile\texpected_md5\nx\ty\tnope\n"))
+        with self.assertRaisesRegex(manifest.ManifestError, "duplicate"):
+            manifest.read_manifest(self.write(
+                f"name\tfile\texpected_md5\nx\ty\t{'b' * 32}\nx\tz\t{'c' * 32}\n"))
+
+    def test_only_keeps_manifest_order_and_rejects_unknown_names(self):
+        path = self.write("name\tfile\texpected_md5\n" + "".join(
+            f"s{i}\tf{i}\t{'d' * 32}\n" for i in range(4)))
+        streams = manifest.read_manifest(path)
+        self.assertEqual([s.name for s in manifest.select_streams(streams, ["s3", "s1"])],
+                         ["s1", "s3"])
+        with self.assertRaisesRegex(manifest.ManifestError, "nothere"):
+            manifest.select_streams(streams, ["nothere"])
+
+    @unittest.skipUnless(SHARED_MANIFEST.is_file(), "shared manifest not present")
+    def test_shared_manifest_parses_and_every_file_exists(self):
+        streams = manifest.read_manifest(SHARED_MANIFEST)
+        self.assertEqual(len(streams), 50)
+        for stream in streams:
+            self.assertTrue(stream.path.is_file(), stream.path)
+
+
+class RawVideoTest(unittest.TestCase):
+    def test_packed_sizes_round_chroma_up(self):
+        self.assertEqual(rawvideo.packed_i420_frame_size(176, 144), 176 * 144 * 3 // 2)
+        self.assertEqual(rawvideo.packed_i420_frame_size(3, 3), 9 + 2 * 2 * 2)
+
+    def test_gstreamer_layout_pads_rows_to_four_bytes(self):
+        layout = rawvideo.gstreamer_i420_layout(178, 100)
+        self.assertEqual([p.stride for p in layout.planes], [180, 92, 92])
+        self.assertEqual([p.offset for p in layout.planes], [0, 18000, 22600])
+        self.assertEqual(layout.frame_size, 27200)
+        self.assertFalse(layout.is_packed)
+        self.assertTrue(rawvideo.gstreamer_i420_layout(352, 288).is_packed)
+
+    def test_padded_frames_hash_like_their_packed_planes(self):
+        width, height = 178, 6
+        padded_layout = rawvideo.gstreamer_i420_layout(width, height)
+        packed = bytearray()
+        padded = bytearray()
+        for frame in range(3):
+            padded_frame = bytearray(b"\xee" * padded_layout.frame_size)
+            for index, plane in enumerate(padded_layout.planes):
+                for row in range(plane.rows):
+                    content = bytes((frame * 7 + index * 31 + row * 3 + x) % 251
+                                    for x in range(plane.width))
+                    start = plane.offset + row * plane.stride
+                    padded_frame[start:start + plane.width] = content
+                    packed += content
+            padded += padded_frame
+        with tempfile.NamedTemporaryFile() as video:
+            video.write(padded)
+            video.flush()
+            digest = rawvideo.digest_file(Path(video.name), padded_layout)
+        self.assertEqual(digest, rawvideo.VideoDigest(hashlib.md5(packed).hexdigest(), 3, 0))
+
+    def test_truncated_output_reports_leftover_bytes(self):
+        layout = rawvideo.packed_i420_layout(16, 16)
+        with tempfile.NamedTemporaryFile() as video:
+            video.write(b"\x10" * (layout.frame_size * 2 + 5))
+            video.flush()
+            digest = rawvideo.digest_file(Path(video.name), layout)
+        self.assertEqual((digest.frames, digest.leftover_bytes), (2, 5))
+
+
+def counter_line(**fields) -> str:
+    record = {"pid": 1, "profile": "hantro", "frames_decoded": 0, "errors": 0,
+              "dpb_mismatches": 0, "requests_allocated": 0,
+              "max_requests_in_flight": 0, "ioctls": {}}
+    record.update(fields)
+    return json.dumps(record)
+
+
+class CountersTest(unittest.TestCase):
+    def test_sums_all_processes_and_takes_the_maximum_in_flight(self):
+        text = "\n".join([
+            counter_line(pid=1, frames_decoded=0, requests_allocated=0,
+                         ioctls={"VIDIOC_QUERYCAP": 1}),
+            counter_line(pid=2, frames_decoded=17, errors=1, dpb_mismatches=2,
+                         requests_allocated=4, max_requests_in_flight=3,
+                         ioctls={"VIDIOC_QUERYCAP": 1, "VIDIOC_QBUF": 34}),
+            counter_line(pid=3, frames_decoded=3, max_requests_in_flight=1),
+        ]) + "\n"
+        totals = counters.sum_counter_lines(text)
+        self.assertEqual(totals.processes, 3)
+        self.assertEqual(totals.frames_decoded, 20)
+        self.assertEqual(totals.errors, 1)
+        self.assertEqual(totals.dpb_mismatches, 2)
+        self.assertEqual(totals.requests_allocated, 4)
+        self.assertEqual(totals.max_requests_in_flight, 3)
+        self.assertEqual(totals.ioctls, {"VIDIOC_QUERYCAP": 2, "VIDIOC_QBUF": 34})
+
+    def test_rejects_garbage(self):
+        with self.assertRaises(counters.CountersError):
+            counters.sum_counter_lines("{not json\n")
+        with self.assertRaises(counters.CountersError):
+            counters.sum_counter_lines(counter_line(frames_decoded=-1))
+
+    def test_missing_file_means_no_process_loaded_the_emulator(self):
+        totals = counters.read_counters(Path("/nonexistent/counters.jsonl"))
+        self.assertEqual(totals.processes, 0)
+        self.assertIn("not loaded", counters.hardware_decode_failure(totals, 1))
+
+    def test_failure_reasons(self):
+        def failure(frames_decoded, errors=0, output_frames=10, profile="hantro"):
+            totals = counters.sum_counter_lines(counter_line(
+                frames_decoded=frames_decoded, errors=errors, profile=profile))
+            return counters.hardware_decode_failure(totals, output_frames, "hantro")
+        self.assertIn("no frames", failure(0))
+        self.assertIn("partial", failure(9))
+        self.assertIn("errors", failure(10, errors=1))
+        self.assertIn("profile", failure(10, profile="cedrus"))
+        self.assertIsNone(failure(10))
+        self.assertIsNone(failure(20))  # field pictures count twice
+
+
+class TestbedTest(unittest.TestCase):
+    def test_declares_the_three_nodes_with_their_numbers(self):
+        text = testbed.testbed_text("cedrus")
+        for expected in ("N: dri/renderD128", "A: dev=226:128\\n", "E: SUBSYSTEM=drm",
+                         "N: media0", "A: dev=238:0\\n", "E: SUBSYSTEM=media",
+                         "N: video0", "A: dev=81:0\\n", "E: SUBSYSTEM=video4linux",
+                         "E: DRIVER=cedrus"):
+            self.assertIn(expected, text)
+        # umockdev-record order: a device precedes its parent.
+        self.assertLess(text.index("/vgem/drm/renderD128"), text.index("P: /devices/platform/vgem\n"))
+
+    def test_parts_can_be_left_out(self):
+        self.assertNotIn("media0", testbed.testbed_text(with_v4l2=False))
+        self.assertNotIn("renderD128", testbed.testbed_text(with_drm=False))
+        with self.assertRaises(ValueError):
+            testbed.testbed_text("nosuch")
+
+    @unittest.skipUnless(shutil.which("umockdev-run"), "umockdev not installed")
+    def test_umockdev_builds_sysfs_lookups_by_device_number(self):
+        with tempfile.TemporaryDirectory() as directory:
+            path = testbed.write_testbed(Path(directory) / "t.umockdev")
+            completed = runner.subprocess.run(
+                ["umockdev-run", "-d", str(path), "--", "sh", "-c",
+                 "cat /sys/dev/char/81:0/uevent /sys/dev/char/238:0/uevent "
+                 "/sys/dev/char/226:128/uevent; test -d /sys/dev/char/226:128/device/drm"],
+                capture_output=True, text=True, check=False)
+        self.assertEqual(completed.returncode, 0, completed.stderr)
+        # sysfs uevent files name nodes relative to /dev, as the kernel does.
+        for expected in ("DEVNAME=video0", "DEVNAME=media0", "DEVNAME=dri/renderD128"):
+            self.assertIn(expected, completed.stdout)
+
+
+class ClientCommandTest(unittest.TestCase):
+    def context(self, directory: Path) -> clients.RunContext:
+        return clients.RunContext(run_dir=directory, profile="rkvdec",
+                                  driver_dir=Path("/build/src"),
+                                  emulator_lib=Path("/build/tools/emulator/libemu.so"),
+                                  testbed=directory / "t.umockdev",
+                                  gst_registry=directory / "registry.bin")
+
+    def test_hardware_ffmpeg_preloads_emulator_and_selects_the_driver(self):
+        with tempfile.TemporaryDirectory() as directory:
+            work = Path(directory)
+            invocation = clients.FfmpegClient().invocation(Path("/s.264"), work,
+                                                           self.context(work))
+        argv = invocation.argv
+        self.assertEqual(argv[argv.index("-hwaccel") + 1], "vaapi")
+        self.assertIn("+allow_profile_mismatch", argv)
+        self.assertNotIn("-hwaccel_output_format", argv)
+        self.assertTrue(invocation.env["LD_PRELOAD"].startswith("/build/tools/emulator/libemu.so"))
+        self.assertEqual(invocation.env["LIBVA_DRIVERS_PATH"], "/build/src")
+        self.assertEqual(invocation.env["LIBVA_DRIVER_NAME"], "v4l2_request")
+        self.assertEqual(invocation.env["V4L2_EMU_PROFILE"], "rkvdec")
+        self.assertEqual(invocation.env["V4L2_EMU_COUNTERS"], str(invocation.counters_path))
+
+    def test_v4l2codecs_runs_without_the_va_driver_under_umockdev(self):
+        with tempfile.TemporaryDirectory() as directory:
+            work = Path(directory)
+            invocation = clients.V4l2CodecsClient().invocation(Path("/s.264"), work,
+                                                               self.context(work))
+        self.assertEqual(invocation.argv[:2], ["umockdev-run", "-d"])
+        self.assertIn("v4l2slh264dec", invocation.argv)
+        self.assertNotIn("LIBVA_DRIVER_NAME", invocation.env)
+        self.assertIn("LD_PRELOAD", invocation.env)
+
+    def test_software_variants_are_not_hardware_clients(self):
+        for name in ("ffmpeg-sw", "gst-sw", "mpv-sw"):
+            self.assertFalse(clients.CLIENTS[name].hardware, name)
+        for name in clients.PUBLIC_CLIENTS:
+            self.assertTrue(clients.CLIENTS[name].hardware, name)
+
+
+@unittest.skipUnless(SHARED_MANIFEST.is_file() and shutil.which("ffmpeg"),
+                     "needs the shared streams and ffmpeg")
+class SilentFallbackTest(unittest.TestCase):
+    """A hardware client whose frames were decoded in software (right MD5,
+    no emulator counters) must fail."""
+
+    class SoftwareDecodingPosingAsHardware(clients.FfmpegSoftwareClient):
+        hardware = True     # judged as a hardware run ...
+        hwaccel = False     # ... but ffmpeg decodes in software, as in a fallback
+        counters_text = None
+
+        def _env(self, context, counters_path):
+            return clients._base_env()  # no emulator preloaded
+
+        def invocation(self, stream_path, work_dir, context):
+            invocation = super().invocation(stream_path, work_dir, context)
+            invocation.counters_path = work_dir / "counters.jsonl"
+            if self.counters_text is not None:
+                invocation.counters_path.write_text(self.counters_text)
+            return invocation
+
+    def run_stream(self, counters_text):
+        client = self.SoftwareDecodingPosingAsHardware()
+        client.counters_text = counters_text
+        stream = next(s for s in manifest.read_manifest(SHARED_MANIFEST)
+                      if s.name == "BA1_Sony_D")
+        with tempfile.TemporaryDirectory() as directory:
+            context = clients.RunContext(run_dir=Path(directory), profile="hantro")
+            return runner.check_stream(stream, client, context, Path(directory))
+
+    def test_right_md5_without_counters_fails(self):
+        result = self.run_stream(None)
+        self.assertFalse(result.passed)
+        self.assertIn("counters", result.reason)
+
+    def test_right_md5_with_too_few_decoded_frames_fails(self):
+        result = self.run_stream(counter_line(frames_decoded=16) + "\n")
+        self.assertFalse(result.passed)
+        self.assertIn("partial", result.reason)
+
+    def test_right_md5_with_every_frame_decoded_passes(self):
+        result = self.run_stream(counter_line(frames_decoded=17) + "\n")
+        self.assertTrue(result.passed, result.reason)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
