@@ -202,8 +202,7 @@ class ClientCommandTest(unittest.TestCase):
         return clients.RunContext(run_dir=directory, profile="rkvdec",
                                   driver_dir=Path("/build/src"),
                                   emulator_lib=Path("/build/tools/emulator/libemu.so"),
-                                  testbed=directory / "t.umockdev",
-                                  gst_registry=directory / "registry.bin")
+                                  testbed=directory / "t.umockdev")
 
     def test_hardware_ffmpeg_preloads_emulator_and_selects_the_driver(self):
         with tempfile.TemporaryDirectory() as directory:

@@ -33,7 +33,6 @@ class RunContext:
     emulator_lib: Path | None = None
     firefox_client: Path | None = None
     testbed: Path | None = None
-    gst_registry: Path | None = None
     timeout: float = 600.0
 
 
@@ -212,17 +211,16 @@ class GstClient(Client):
 
     def _gst_env(self, context: RunContext, counters: Path) -> dict[str, str]:
         env = self._env(context, counters)
-        # A private registry, written once per run under the same preload and
-        # testbed (plugins register elements for the devices they find).
-        env["GST_REGISTRY_1_0"] = str(context.gst_registry)
+        # A private registry per client, written once per run under the same
+        # preload, testbed and LIBVA_* variables (plugins register elements
+        # for the devices they find; a changed variable triggers a rescan).
+        env["GST_REGISTRY_1_0"] = str(context.run_dir / f"gst-registry-{self.name}.bin")
         env["GST_REGISTRY_FORK"] = "no"
         return env
 
     def prepare(self, context: RunContext) -> None:
         _require_tools("gst-launch-1.0", "gst-inspect-1.0",
                        *(["umockdev-run"] if self.needs_testbed else []))
-        if context.gst_registry is None:
-            raise ClientSetupError("no registry path")
         counters = context.run_dir / f"{self.name}-registry-counters.jsonl"
         env = self._gst_env(context, counters)
         argv = [*self._launch_prefix(context), "gst-inspect-1.0", self.decoder_element]

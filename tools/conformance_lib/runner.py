@@ -212,8 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix=f"conformance-{client.name}-") as run_dir_name:
         run_dir = Path(run_dir_name)
         context = clients.RunContext(run_dir=run_dir, profile=args.profile,
-                                     timeout=args.timeout,
-                                     gst_registry=run_dir / "gst-registry.bin")
+                                     timeout=args.timeout)
         try:
             artifacts = build.ensure_artifacts(PROJECT_DIR, build_dir, client.needs,
                                                allow_build=not args.no_build)
