@@ -38,7 +38,9 @@ def ensure_artifacts(project_dir: Path, build_dir: Path, needed: tuple[str, ...]
     missing = missing_artifacts(build_dir, needed)
     if missing and allow_build:
         if not (build_dir / "build.ninja").is_file():
-            _run(["meson", "setup", str(build_dir)], cwd=project_dir)
+            # The same configuration as tools/bootstrap.
+            _run(["meson", "setup", str(build_dir), str(project_dir), "-Dwerror=true"],
+                 cwd=project_dir)
         _run(["ninja", "-C", str(build_dir),
               *(str(ARTIFACTS[name]) for name in missing)], cwd=project_dir)
         missing = missing_artifacts(build_dir, needed)
