@@ -34,6 +34,7 @@ class RunContext:
     firefox_client: Path | None = None
     testbed: Path | None = None
     timeout: float = 600.0
+    decoder_threads: int = 1    # ffmpeg/mpv decoding threads; 0: the client's choice
 
 
 STDOUT_NAME = "stdout.txt"   # the runner captures each client's stdout here
@@ -140,8 +141,9 @@ class FfmpegClient(Client):
         output = work_dir / "decoded.yuv"
         counters = work_dir / "counters.jsonl"
         argv = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "warning",
-                # One decoding thread: the published checksums' command line.
-                "-threads", "1"]
+                # Default one decoding thread, as in the checksums' command
+                # line; more threads put several pictures in flight at once.
+                "-threads", str(context.decoder_threads)]
         if self.hwaccel:
             argv += ["-hwaccel", "vaapi", "-hwaccel_device", RENDER_NODE,
                      # ffmpeg 5.1 maps only Constrained Baseline, Main and High
@@ -174,7 +176,8 @@ class MpvClient(Client):
     def invocation(self, stream_path, work_dir, context):
         output = work_dir / "decoded.yuv"
         counters = work_dir / "counters.jsonl"
-        argv = ["mpv", "--no-config", "--msg-level=all=warn", "--no-audio"]
+        argv = ["mpv", "--no-config", "--msg-level=all=warn", "--no-audio",
+                f"--vd-lavc-threads={context.decoder_threads}"]
         if self.hwaccel:
             argv += ["--hwdec=vaapi-copy", f"--vaapi-device={RENDER_NODE}",
                      # Same profile map as ffmpeg (see FfmpegClient).

@@ -179,6 +179,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="emulated decoder (V4L2_EMU_PROFILE, default hantro)")
     parser.add_argument("--keep-output", type=Path, metavar="DIR",
                         help="keep each stream's output, logs and counters in DIR/NAME/")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="decoding threads for ffmpeg/mpv (default 1; 0: the "
+                             "client's automatic choice, several pictures in flight)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds before one client run is killed (default 600)")
     parser.add_argument("--verbose", "-v", action="store_true",
@@ -186,6 +189,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    if args.threads < 0:
+        parser.error("--threads must be 0 or more")
     return args
 
 
@@ -212,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix=f"conformance-{client.name}-") as run_dir_name:
         run_dir = Path(run_dir_name)
         context = clients.RunContext(run_dir=run_dir, profile=args.profile,
-                                     timeout=args.timeout)
+                                     timeout=args.timeout,
+                                     decoder_threads=args.threads)
         try:
             artifacts = build.ensure_artifacts(PROJECT_DIR, build_dir, client.needs,
                                                allow_build=not args.no_build)
