@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <algorithm>
 #include <map>
+#include <random>
 #include <vector>
 
 #include "bit_writer.h"
@@ -912,6 +914,37 @@ TEST(KernelRules, CatchWhatTheKernelRejectsOrRewrites) {
   EXPECT_FALSE(test::kernel_accepts_unchanged(pps));
 }
 
+// The VA picture parameters a client would send for the slice in `row`
+// (from the SPS/PPS context FFmpeg traced): PicSizeInMapUnits MBs wide and
+// one map-unit row tall, which keeps PicSizeInMapUnits; no references.
+VAPictureParameterBufferH264 picture_from_row(const test::Row& first) {
+  using test::cell;
+  VAPictureParameterBufferH264 pic{};
+  for (auto& entry : pic.ReferenceFrames) entry = no_picture();
+  pic.CurrPic = reference(kCurrentSurface, 0, 0, 0, 0);
+  const bool frame_mbs_only = cell(first, "frame_mbs_only") != 0;
+  pic.picture_width_in_mbs_minus1 = static_cast<uint16_t>(cell(first, "pic_size_in_map_units") - 1);
+  pic.picture_height_in_mbs_minus1 = frame_mbs_only ? 0 : 1;  // one map-unit row
+  pic.num_ref_frames = 1;
+  auto& seq = pic.seq_fields.bits;
+  seq.chroma_format_idc = static_cast<uint32_t>(cell(first, "chroma_format_idc"));
+  seq.frame_mbs_only_flag = frame_mbs_only;
+  seq.log2_max_frame_num_minus4 = static_cast<uint32_t>(cell(first, "log2_max_frame_num_minus4"));
+  seq.pic_order_cnt_type = static_cast<uint32_t>(cell(first, "pic_order_cnt_type"));
+  seq.log2_max_pic_order_cnt_lsb_minus4 = static_cast<uint32_t>(cell(first, "log2_max_pic_order_cnt_lsb_minus4"));
+  seq.delta_pic_order_always_zero_flag = static_cast<uint32_t>(cell(first, "delta_pic_order_always_zero"));
+  auto& bits = pic.pic_fields.bits;
+  bits.entropy_coding_mode_flag = static_cast<uint32_t>(cell(first, "entropy_coding_mode"));
+  bits.pic_order_present_flag = static_cast<uint32_t>(cell(first, "bottom_field_pic_order_in_frame_present"));
+  bits.weighted_pred_flag = static_cast<uint32_t>(cell(first, "weighted_pred"));
+  bits.weighted_bipred_idc = static_cast<uint32_t>(cell(first, "weighted_bipred_idc"));
+  bits.deblocking_filter_control_present_flag =
+      static_cast<uint32_t>(cell(first, "deblocking_filter_control_present"));
+  bits.redundant_pic_cnt_present_flag = static_cast<uint32_t>(cell(first, "redundant_pic_cnt_present"));
+  bits.field_pic_flag = static_cast<uint32_t>(cell(first, "field_pic"));
+  return pic;
+}
+
 // Real slices: every picture of the streams in slice_headers.tsv, fed as a
 // VA client would (per-slice effective num_ref_idx, no references known).
 TEST(TranslateConformance, RealSlicesGiveTracedValuesAndLearnPpsDefaults) {
@@ -935,30 +968,7 @@ TEST(TranslateConformance, RealSlicesGiveTracedValuesAndLearnPpsDefaults) {
     const test::Row& first = rows[begin];
     using test::cell;
 
-    VAPictureParameterBufferH264 pic{};
-    for (auto& entry : pic.ReferenceFrames) entry = no_picture();
-    pic.CurrPic = reference(kCurrentSurface, 0, 0, 0, 0);
-    const bool frame_mbs_only = cell(first, "frame_mbs_only") != 0;
-    pic.picture_width_in_mbs_minus1 = static_cast<uint16_t>(cell(first, "pic_size_in_map_units") - 1);
-    pic.picture_height_in_mbs_minus1 = frame_mbs_only ? 0 : 1;  // one map-unit row
-    pic.num_ref_frames = 1;
-    auto& seq = pic.seq_fields.bits;
-    seq.chroma_format_idc = static_cast<uint32_t>(cell(first, "chroma_format_idc"));
-    seq.frame_mbs_only_flag = frame_mbs_only;
-    seq.log2_max_frame_num_minus4 = static_cast<uint32_t>(cell(first, "log2_max_frame_num_minus4"));
-    seq.pic_order_cnt_type = static_cast<uint32_t>(cell(first, "pic_order_cnt_type"));
-    seq.log2_max_pic_order_cnt_lsb_minus4 = static_cast<uint32_t>(cell(first, "log2_max_pic_order_cnt_lsb_minus4"));
-    seq.delta_pic_order_always_zero_flag = static_cast<uint32_t>(cell(first, "delta_pic_order_always_zero"));
-    auto& bits = pic.pic_fields.bits;
-    bits.entropy_coding_mode_flag = static_cast<uint32_t>(cell(first, "entropy_coding_mode"));
-    bits.pic_order_present_flag = static_cast<uint32_t>(cell(first, "bottom_field_pic_order_in_frame_present"));
-    bits.weighted_pred_flag = static_cast<uint32_t>(cell(first, "weighted_pred"));
-    bits.weighted_bipred_idc = static_cast<uint32_t>(cell(first, "weighted_bipred_idc"));
-    bits.deblocking_filter_control_present_flag =
-        static_cast<uint32_t>(cell(first, "deblocking_filter_control_present"));
-    bits.redundant_pic_cnt_present_flag = static_cast<uint32_t>(cell(first, "redundant_pic_cnt_present"));
-    bits.field_pic_flag = static_cast<uint32_t>(cell(first, "field_pic"));
-
+    const VAPictureParameterBufferH264 pic = picture_from_row(first);
     std::vector<VASliceParameterBufferH264> params(end - begin);
     std::vector<SliceInput> slices;
     bool teaches_l0 = false;
@@ -1023,6 +1033,54 @@ TEST(TranslateConformance, RealSlicesGiveTracedValuesAndLearnPpsDefaults) {
   }
   EXPECT_GT(pictures, 300u);
   EXPECT_GT(learned_checks, 100u);
+}
+
+// Damaged real slices (bit flips in the header, truncation) are errors
+// with a message or translate to controls the kernel accepts; never a crash.
+TEST(TranslateConformance, DamagedRealSlicesNeverCrash) {
+  const std::vector<test::Row> rows = test::read_tsv(test::expectations_path());
+  ASSERT_GT(rows.size(), 800u);
+  std::map<std::string, std::vector<std::vector<uint8_t>>> streams;
+  std::mt19937 random(20240601);
+  unsigned translated = 0;
+  unsigned rejected = 0;
+  for (int round = 0; round < 3000; ++round) {
+    const test::Row& row = rows[random() % rows.size()];
+    const std::string& name = row.at("stream");
+    auto found = streams.find(name);
+    if (found == streams.end())
+      found = streams.emplace(name, test::slice_nals(test::read_file(test::conformance_dir() + "/streams/" + name)))
+                  .first;
+    std::vector<uint8_t> nal = found->second.at(static_cast<size_t>(test::cell(row, "slice_index")));
+    if (round % 3 == 0) {
+      nal.resize(random() % std::min<size_t>(nal.size(), 24) + 1);
+    } else {
+      const size_t span = std::min<size_t>(nal.size(), 16);
+      for (unsigned flips = 1 + random() % 3; flips > 0; --flips) nal[random() % span] ^= uint8_t(1u << (random() % 8));
+    }
+    VAPictureParameterBufferH264 pic = picture_from_row(row);
+    pic.ReferenceFrames[0] = reference(10, 0, VA_PICTURE_H264_SHORT_TERM_REFERENCE, 0, 0);
+    VASliceParameterBufferH264 param{};
+    param.num_ref_idx_l0_active_minus1 = static_cast<uint8_t>(test::cell(row, "num_ref_idx_l0_active_minus1"));
+    param.num_ref_idx_l1_active_minus1 = static_cast<uint8_t>(test::cell(row, "num_ref_idx_l1_active_minus1"));
+    for (auto& entry : param.RefPicList0) entry = pic.ReferenceFrames[0];
+    for (auto& entry : param.RefPicList1) entry = pic.ReferenceFrames[0];
+    const SliceInput slice{&param, nal.data(), nal.size()};
+    StreamState state;
+    PictureControls out;
+    std::string error;
+    const VAStatus status = translate_picture(pic, nullptr, std::span(&slice, 1), kTimestamps, state, out, error);
+    if (status == VA_STATUS_SUCCESS) {
+      ++translated;
+      expect_kernel_accepts(out);
+    } else {
+      ++rejected;
+      EXPECT_EQ(status, VA_STATUS_ERROR_INVALID_PARAMETER) << error;
+      EXPECT_FALSE(error.empty());
+    }
+  }
+  EXPECT_GT(translated, 0u);
+  EXPECT_GT(rejected, 0u);
 }
 
 }  // namespace
