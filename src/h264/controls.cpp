@@ -299,8 +299,8 @@ VAStatus fill_dpb(const VAPictureParameterBufferH264& pic, const SliceHeader& fi
               " has no decoded picture (unknown reference timestamp)";
       return VA_STATUS_ERROR_INVALID_SURFACE;
     }
-    if (long_term && ref.frame_idx > 15)
-      return fail(error, "ReferenceFrames[" + std::to_string(i) + "]: LongTermFrameIdx above 15");
+    // A short-term frame_idx is a frame_num, below MaxFrameNum (7.4.3); the
+    // long-term index is passed through as the client gives it.
     if (!long_term && ref.frame_idx >= max_frame_num)
       return fail(error, "ReferenceFrames[" + std::to_string(i) + "]: frame_idx not below MaxFrameNum");
 
