@@ -883,6 +883,12 @@ TEST(Translate, MalformedInputIsAnErrorNamingTheProblem) {
     EXPECT_NE(error.find(bad.field), std::string::npos) << error;
   }
 
+  PictureInput bad_reference;
+  bad_reference.pic.ReferenceFrames[0] = reference(10, 16, VA_PICTURE_H264_SHORT_TERM_REFERENCE, 0, 0);
+  bad_reference.add_slice(SliceSpec{});  // MaxFrameNum is 16
+  EXPECT_EQ(translate(bad_reference, state, out, error), VA_STATUS_ERROR_INVALID_PARAMETER);
+  EXPECT_NE(error.find("ReferenceFrames[0]"), std::string::npos) << error;
+
   PictureInput null_data;
   null_data.add_slice(spec);
   std::vector<SliceInput> slices = null_data.slices();
