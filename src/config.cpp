@@ -1,14 +1,17 @@
 // VA configs: the H.264 profiles the device offers, VLD only, YUV 4:2:0.
 #include <algorithm>
 
+#include "discovery/discovery.h"
 #include "driver.h"
 
 namespace v4l2va::va {
 namespace {
 
 bool profile_offered(const Driver& d, VAProfile profile) {
-  const auto& p = d.decoder.h264_profiles;
-  return std::find(p.begin(), p.end(), profile) != p.end();
+  for (const auto& decoder : d.decoders)
+    if (std::find(decoder.h264_profiles.begin(), decoder.h264_profiles.end(), profile) != decoder.h264_profiles.end())
+      return true;
+  return false;
 }
 
 VAStatus check_profile(const Driver& d, VAProfile profile, VAEntrypoint entrypoint) {
@@ -18,11 +21,12 @@ VAStatus check_profile(const Driver& d, VAProfile profile, VAEntrypoint entrypoi
 }
 
 // Fills one attribute with what the device supports for decoding.
-void fill_attribute(const Driver& d, VAConfigAttrib& attrib) {
+void fill_attribute(const Driver& d, VAProfile profile, VAConfigAttrib& attrib) {
+  const PictureSize max = max_picture_size(d.decoders, profile);
   switch (attrib.type) {
     case VAConfigAttribRTFormat: attrib.value = VA_RT_FORMAT_YUV420; break;
-    case VAConfigAttribMaxPictureWidth: attrib.value = d.decoder.max_width; break;
-    case VAConfigAttribMaxPictureHeight: attrib.value = d.decoder.max_height; break;
+    case VAConfigAttribMaxPictureWidth: attrib.value = max.width; break;
+    case VAConfigAttribMaxPictureHeight: attrib.value = max.height; break;
     case VAConfigAttribDecSliceMode: attrib.value = VA_DEC_SLICE_MODE_NORMAL; break;
     default: attrib.value = VA_ATTRIB_NOT_SUPPORTED; break;
   }
@@ -33,7 +37,7 @@ void fill_attribute(const Driver& d, VAConfigAttrib& attrib) {
 VAStatus QueryConfigProfiles(VADriverContextP ctx, VAProfile* profiles, int* count) {
   const Driver& d = driver_of(ctx);
   *count = 0;
-  for (VAProfile p : d.decoder.h264_profiles) profiles[(*count)++] = p;
+  for (VAProfile p : supported_profiles(d.decoders)) profiles[(*count)++] = p;
   return VA_STATUS_SUCCESS;
 }
 
@@ -48,7 +52,7 @@ VAStatus GetConfigAttributes(VADriverContextP ctx, VAProfile profile, VAEntrypoi
                              VAConfigAttrib* attribs, int count) {
   const Driver& d = driver_of(ctx);
   if (VAStatus st = check_profile(d, profile, entrypoint); st != VA_STATUS_SUCCESS) return st;
-  for (int i = 0; i < count; ++i) fill_attribute(d, attribs[i]);
+  for (int i = 0; i < count; ++i) fill_attribute(d, profile, attribs[i]);
   return VA_STATUS_SUCCESS;
 }
 
@@ -56,8 +60,8 @@ VAStatus CreateConfig(VADriverContextP ctx, VAProfile profile, VAEntrypoint entr
                       int count, VAConfigID* id) {
   Driver& d = driver_of(ctx);
   if (VAStatus st = check_profile(d, profile, entrypoint); st != VA_STATUS_SUCCESS) {
-    d.log.errorf("vaCreateConfig: profile %d / entrypoint %d not supported by %s", profile, entrypoint,
-                 d.decoder.video_path.c_str());
+    d.log.errorf("vaCreateConfig: profile %s / entrypoint %d not offered by any decoder", profile_name(profile),
+                 entrypoint);
     return st;
   }
   auto config = std::make_shared<Config>();
@@ -89,7 +93,7 @@ VAStatus QueryConfigAttributes(VADriverContextP ctx, VAConfigID id, VAProfile* p
   *count = 0;
   for (VAConfigAttribType t : kTypes) {
     VAConfigAttrib a{t, 0};
-    fill_attribute(d, a);
+    fill_attribute(d, config->profile, a);
     attribs[(*count)++] = a;
   }
   return VA_STATUS_SUCCESS;

@@ -1,5 +1,7 @@
 #include "context.h"
 
+#include "discovery/discovery.h"
+
 #include <linux/v4l2-controls.h>
 
 #include <cstdlib>
@@ -16,8 +18,8 @@ const char* env_or(const char* name, const char* fallback) {
 
 }  // namespace
 
-Context::Context(Driver& driver, const Config& cfg, uint32_t w, uint32_t h)
-    : config(cfg), width(w), height(h), driver_(driver), stream_(cfg.profile) {}
+Context::Context(Driver& driver, const Config& cfg, const DecoderCapabilities& decoder, uint32_t w, uint32_t h)
+    : config(cfg), width(w), height(h), driver_(driver), decoder_(decoder), stream_(cfg.profile) {}
 
 Context::~Context() {
   std::lock_guard lock(mutex);
@@ -58,7 +60,7 @@ VAStatus Context::set_device_control(uint32_t ctrl_id, int32_t value, const char
 // slice. LIBVA_V4L2_REQUEST_H264_DECODE_MODE / _START_CODE override the choice
 // (used to exercise both modes of visl).
 VAStatus Context::choose_modes() {
-  const DecoderCapabilities& caps = driver_.decoder;
+  const DecoderCapabilities& caps = decoder_;
   std::string mode = env_or("LIBVA_V4L2_REQUEST_H264_DECODE_MODE", caps.frame_based ? "frame" : "slice");
   std::string start = env_or("LIBVA_V4L2_REQUEST_H264_START_CODE", caps.annex_b ? "annexb" : "none");
   if ((mode == "frame" && !caps.frame_based) || (mode == "slice" && !caps.slice_based) ||
@@ -94,7 +96,7 @@ VAStatus Context::choose_modes() {
 }
 
 VAStatus Context::open(std::span<const VASurfaceID> render_targets) {
-  const DecoderCapabilities& caps = driver_.decoder;
+  const DecoderCapabilities& caps = decoder_;
   if (VAStatus st = VideoDevice::open(caps.video_path, driver_.log, video_); st != VA_STATUS_SUCCESS) return st;
   if (VAStatus st = MediaDevice::open(caps.media_path, driver_.log, media_); st != VA_STATUS_SUCCESS) return st;
   output_queue_ = std::make_unique<Queue>(*video_, V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE);
@@ -222,14 +224,16 @@ VAStatus CreateContext(VADriverContextP ctx, VAConfigID config_id, int width, in
   Driver& d = driver_of(ctx);
   auto config = d.configs.find(config_id);
   if (!config) return VA_STATUS_ERROR_INVALID_CONFIG;
-  if (width <= 0 || height <= 0 || uint32_t(width) > d.decoder.max_width ||
-      uint32_t(height) > d.decoder.max_height) {
-    d.log.errorf("vaCreateContext: %dx%d outside the device's maximum %ux%u", width, height, d.decoder.max_width,
-                 d.decoder.max_height);
+  if (width <= 0 || height <= 0) return VA_STATUS_ERROR_INVALID_PARAMETER;
+  if (num_targets < 0 || (num_targets > 0 && !targets)) return VA_STATUS_ERROR_INVALID_PARAMETER;
+  const DecoderCapabilities* decoder =
+      choose_decoder(d.decoders, config->profile, uint32_t(width), uint32_t(height), d.log);
+  if (!decoder) {
+    d.log.errorf("vaCreateContext: no decoder offers profile %s at %dx%d", profile_name(config->profile), width,
+                 height);
     return VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED;
   }
-  if (num_targets < 0 || (num_targets > 0 && !targets)) return VA_STATUS_ERROR_INVALID_PARAMETER;
-  auto context = std::make_shared<Context>(d, *config, uint32_t(width), uint32_t(height));
+  auto context = std::make_shared<Context>(d, *config, *decoder, uint32_t(width), uint32_t(height));
   {
     std::lock_guard lock(context->mutex);
     if (VAStatus st = context->open(std::span<const VASurfaceID>(targets, size_t(num_targets)));

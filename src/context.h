@@ -37,7 +37,7 @@ struct PendingPicture {
 
 class Context : public std::enable_shared_from_this<Context> {
  public:
-  Context(Driver& driver, const Config& config, uint32_t width, uint32_t height);
+  Context(Driver& driver, const Config& config, const DecoderCapabilities& decoder, uint32_t width, uint32_t height);
   ~Context();
 
   VAStatus open(std::span<const VASurfaceID> render_targets);
@@ -80,6 +80,7 @@ class Context : public std::enable_shared_from_this<Context> {
   uint64_t timestamp_for(Surface& target, const VAPictureParameterBufferH264& pic);
 
   Driver& driver_;
+  const DecoderCapabilities decoder_;  // the device this context decodes on
   std::unique_ptr<VideoDevice> video_;
   std::unique_ptr<MediaDevice> media_;
   std::unique_ptr<Queue> output_queue_;

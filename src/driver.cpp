@@ -5,6 +5,7 @@
 #include <new>
 #include <string>
 
+#include "discovery/discovery.h"
 #include "driver.h"
 
 namespace v4l2va::va {
@@ -63,27 +64,25 @@ VAStatus SetDisplayAttributes(VADriverContextP ctx, VADisplayAttribute*, int) {
   return Unimplemented(driver_of(ctx), "vaSetDisplayAttributes");
 }
 
-const char* env_or(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return (v && *v) ? v : fallback;
-}
-
 }  // namespace
 
 VAStatus Initialize(VADriverContextP ctx) {
   auto* d = new (std::nothrow) Driver(ctx);
   if (!d) return VA_STATUS_ERROR_ALLOCATION_FAILED;
-  // The names earlier V4L2 request drivers used, so existing setups keep working.
-  std::string video = env_or("LIBVA_V4L2_REQUEST_VIDEO_PATH", "/dev/video0");
-  std::string media = env_or("LIBVA_V4L2_REQUEST_MEDIA_PATH", "/dev/media0");
   if (const char* t = std::getenv("LIBVA_V4L2_REQUEST_TIMEOUT_MS")) d->timeout_ms = std::max(1, std::atoi(t));
   if (const char* n = std::getenv("LIBVA_V4L2_REQUEST_SLOTS")) d->slot_count = uint32_t(std::clamp(std::atoi(n), 1, 32));
-  if (VAStatus st = probe_decoder(video, media, d->log, d->decoder); st != VA_STATUS_SUCCESS) {
-    d->log.errorf("no usable stateless H.264 decoder at %s (media %s)", video.c_str(), media.c_str());
+  // udev + media controller, /dev/media* without udev, or the
+  // LIBVA_V4L2_REQUEST_VIDEO_PATH / _MEDIA_PATH overrides (src/discovery).
+  d->decoders = discover_decoders(d->log);
+  if (d->decoders.empty()) {
+    d->log.errorf("no usable V4L2 stateless H.264 decoder found; run v4l2-request-probe to see why");
     delete d;
-    return st == VA_STATUS_ERROR_UNSUPPORTED_PROFILE ? VA_STATUS_ERROR_UNIMPLEMENTED : st;
+    return VA_STATUS_ERROR_UNIMPLEMENTED;
   }
-  d->log.infof("using %s (%s) with %s", video.c_str(), d->decoder.driver_name.c_str(), media.c_str());
+  for (const auto& decoder : d->decoders) {
+    d->max_width = std::max(d->max_width, decoder.max_width);
+    d->max_height = std::max(d->max_height, decoder.max_height);
+  }
   ctx->pDriverData = d;
 
   ctx->version_major = VA_MAJOR_VERSION;

@@ -82,7 +82,11 @@ struct Driver {
 
   VADriverContextP va;
   VaLog log;
-  DecoderCapabilities decoder;
+  // Every usable stateless decoder found (src/discovery); each context uses
+  // the first that offers its profile and size.
+  std::vector<DecoderCapabilities> decoders;
+  // Largest size any decoder accepts, for surfaces (created before a context).
+  uint32_t max_width = 0, max_height = 0;
 
   ObjectTable<Config> configs{0x01000000};
   ObjectTable<Context> contexts{0x02000000};

@@ -99,7 +99,7 @@ std::vector<v4l2_ext_control> Context::frame_controls(h264::PictureControls& c) 
   };
   add(V4L2_CID_STATELESS_H264_SPS, &c.sps, sizeof(c.sps));
   add(V4L2_CID_STATELESS_H264_PPS, &c.pps, sizeof(c.pps));
-  if (driver_.decoder.has_scaling_matrix)
+  if (decoder_.has_scaling_matrix)
     add(V4L2_CID_STATELESS_H264_SCALING_MATRIX, &c.scaling_matrix, sizeof(c.scaling_matrix));
   add(V4L2_CID_STATELESS_H264_DECODE_PARAMS, &c.decode_params, sizeof(c.decode_params));
   return controls;
@@ -166,9 +166,9 @@ VAStatus Context::submit_slices(h264::PictureControls& controls, uint64_t timest
       ctrl.ptr = ptr;
       sub.controls.push_back(ctrl);
     };
-    if (driver_.decoder.has_slice_params)
+    if (decoder_.has_slice_params)
       add(V4L2_CID_STATELESS_H264_SLICE_PARAMS, &controls.slice_params[i], sizeof(controls.slice_params[i]));
-    if (driver_.decoder.has_pred_weights && i < controls.pred_weights.size() && controls.needs_pred_weights)
+    if (decoder_.has_pred_weights && i < controls.pred_weights.size() && controls.needs_pred_weights)
       add(V4L2_CID_STATELESS_H264_PRED_WEIGHTS, &controls.pred_weights[i], sizeof(controls.pred_weights[i]));
     sub.bytesused = static_cast<uint32_t>(used);
     sub.capture = picture_.target->capture;

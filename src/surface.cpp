@@ -5,7 +5,10 @@
 #include <drm_fourcc.h>
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cstring>
+
+#include "discovery/discovery.h"
 
 namespace v4l2va {
 
@@ -41,9 +44,9 @@ VAStatus CreateSurfaces2(VADriverContextP ctx, unsigned int format, unsigned int
     d.log.errorf("vaCreateSurfaces: RT format 0x%x not supported (YUV420 only)", format);
     return VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT;
   }
-  if (width == 0 || height == 0 || width > d.decoder.max_width || height > d.decoder.max_height) {
-    d.log.errorf("vaCreateSurfaces: %ux%u outside the device's 1x1..%ux%u", width, height, d.decoder.max_width,
-                 d.decoder.max_height);
+  if (width == 0 || height == 0 || width > d.max_width || height > d.max_height) {
+    d.log.errorf("vaCreateSurfaces: %ux%u outside the decoders' 1x1..%ux%u", width, height, d.max_width,
+                 d.max_height);
     return VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED;
   }
   for (unsigned int i = 0; i < num_attribs; ++i) {
@@ -162,7 +165,14 @@ VAStatus QuerySurfaceError(VADriverContextP ctx, VASurfaceID id, VAStatus error_
 VAStatus QuerySurfaceAttributes(VADriverContextP ctx, VAConfigID config_id, VASurfaceAttrib* attribs,
                                 unsigned int* count) {
   Driver& d = driver_of(ctx);
-  if (!d.configs.find(config_id)) return VA_STATUS_ERROR_INVALID_CONFIG;
+  auto config = d.configs.find(config_id);
+  if (!config) return VA_STATUS_ERROR_INVALID_CONFIG;
+  const PictureSize max = max_picture_size(d.decoders, config->profile);
+  uint32_t min_w = max.width, min_h = max.height;
+  for (const auto& decoder : d.decoders) {
+    min_w = std::min(min_w, decoder.min_width);
+    min_h = std::min(min_h, decoder.min_height);
+  }
   VASurfaceAttrib list[6]{};
   unsigned int n = 0;
   auto add = [&](VASurfaceAttribType type, uint32_t flags, int value) {
@@ -174,10 +184,10 @@ VAStatus QuerySurfaceAttributes(VADriverContextP ctx, VAConfigID config_id, VASu
   };
   add(VASurfaceAttribPixelFormat, VA_SURFACE_ATTRIB_GETTABLE | VA_SURFACE_ATTRIB_SETTABLE,
       static_cast<int>(VA_FOURCC_NV12));
-  add(VASurfaceAttribMinWidth, VA_SURFACE_ATTRIB_GETTABLE, static_cast<int>(d.decoder.min_width));
-  add(VASurfaceAttribMinHeight, VA_SURFACE_ATTRIB_GETTABLE, static_cast<int>(d.decoder.min_height));
-  add(VASurfaceAttribMaxWidth, VA_SURFACE_ATTRIB_GETTABLE, static_cast<int>(d.decoder.max_width));
-  add(VASurfaceAttribMaxHeight, VA_SURFACE_ATTRIB_GETTABLE, static_cast<int>(d.decoder.max_height));
+  add(VASurfaceAttribMinWidth, VA_SURFACE_ATTRIB_GETTABLE, static_cast<int>(min_w));
+  add(VASurfaceAttribMinHeight, VA_SURFACE_ATTRIB_GETTABLE, static_cast<int>(min_h));
+  add(VASurfaceAttribMaxWidth, VA_SURFACE_ATTRIB_GETTABLE, static_cast<int>(max.width));
+  add(VASurfaceAttribMaxHeight, VA_SURFACE_ATTRIB_GETTABLE, static_cast<int>(max.height));
   add(VASurfaceAttribMemoryType, VA_SURFACE_ATTRIB_GETTABLE | VA_SURFACE_ATTRIB_SETTABLE,
       VA_SURFACE_ATTRIB_MEM_TYPE_VA | VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2);
   if (!attribs) {
