@@ -274,12 +274,11 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param).label;
     });
 
-// Every stream of the suite, frame-based (the mode of Hantro and rkvdec).
-TEST(BackendConformanceSuite, AllManifestStreamsFrameBased) {
+void run_whole_suite(const RunOptions& options) {
   size_t exact = 0;
   std::string failures;
   for (const auto& entry : read_manifest()) {
-    const RunResult result = run_stream(entry.file);
+    const RunResult result = run_stream(entry.file, options);
     const bool ok = result.errors.empty() && result.md5 == entry.expected_md5;
     std::printf("%-20s %s %s\n", entry.name.c_str(), ok ? "bit-exact" : "MISMATCH ", describe(result).c_str());
     if (ok) ++exact;
@@ -287,6 +286,20 @@ TEST(BackendConformanceSuite, AllManifestStreamsFrameBased) {
   }
   std::printf("bit-exact: %zu streams\n", exact);
   EXPECT_TRUE(failures.empty()) << "not bit-exact:" << failures;
+}
+
+// Every stream of the suite, frame-based with start codes into linear NV12
+// (how Hantro and rkvdec are driven).
+TEST(BackendConformanceSuite, AllManifestStreamsFrameBased) { run_whole_suite({}); }
+
+// Every stream of the suite, one slice per request without start codes into
+// 32x32-tiled NV12 (how Cedrus is driven).
+TEST(BackendConformanceSuite, AllManifestStreamsSliceBasedTiled) {
+  RunOptions options;
+  options.mode = DecodeMode::SliceBased;
+  options.start_code = StartCode::None;
+  options.layout = CaptureLayout::NV12_32L32;
+  run_whole_suite(options);
 }
 
 // ----------------------------------------------------------- negative tests

@@ -217,6 +217,9 @@ class LibavH264Backend final : public H264Backend {
     context_->opaque = this;
     context_->get_buffer2 = &LibavH264Backend::get_buffer;
     context_->thread_count = 1;
+    // One thread: no frame threading, and the picture is complete when
+    // avcodec_send_packet returns.
+    context_->thread_type = 0;
     // Slice errors fail the packet instead of being concealed silently.
     context_->err_recognition |= AV_EF_EXPLODE;
     CodecOptions options;
@@ -227,6 +230,15 @@ class LibavH264Backend final : public H264Backend {
       // Error resilience runs at the end of every packet of a frame picture
       // and would conceal (and deblock into) the rows later slices decode.
       av_dict_set(&options.dictionary, "enable_er", "0", 0);
+      // Without error resilience libavcodec's slice bookkeeping stays empty,
+      // so every slice after the first looks like it follows a damaged one
+      // (h264_slice.c decode_slice) and FF_DECODE_ERROR_DECODE_SLICES sticks.
+      // Slice errors still fail avcodec_send_packet through AV_EF_EXPLODE.
+      reliable_error_flags_ = ~FF_DECODE_ERROR_DECODE_SLICES;
+      // Finished macroblock rows are reported through draw_horiz_band, which
+      // bounds the lines a slice touched (field rows included).
+      context_->draw_horiz_band = &LibavH264Backend::rows_finished;
+      context_->slice_flags = SLICE_FLAG_CODED_ORDER | SLICE_FLAG_ALLOW_FIELD;
     }
     const int ret = avcodec_open2(context_.get(), codec, &options.dictionary);
     if (ret < 0) {
@@ -234,6 +246,13 @@ class LibavH264Backend final : public H264Backend {
       return "avcodec_open2 failed: " + av_error_text(ret);
     }
     return {};
+  }
+
+  static void rows_finished(AVCodecContext* context, const AVFrame*, int offset[AV_NUM_DATA_POINTERS],
+                            int y, int /*type*/, int height) {
+    (void)offset;
+    auto* self = static_cast<LibavH264Backend*>(context->opaque);
+    self->rows_finished_bottom_ = std::max<int64_t>(self->rows_finished_bottom_, int64_t{y} + height);
   }
 
   static int get_buffer(AVCodecContext* context, AVFrame* frame, int flags) {
@@ -301,6 +320,7 @@ class LibavH264Backend final : public H264Backend {
     }
 
     const uint64_t allocated_before = pictures_allocated_;
+    rows_finished_bottom_ = -1;
     if (std::string error = send_to_decoder(packet_bytes); !error.empty()) return error;
 
     // Which picture did this request decode into?
@@ -315,17 +335,17 @@ class LibavH264Backend final : public H264Backend {
         return "libavcodec started no picture for this request";
     }
     if (!current_->still_owned_by_decoder()) return "libavcodec discarded the picture";
-    if (current_->decoder_frame->decode_error_flags != 0)
+    if (const int flags = current_->decoder_frame->decode_error_flags & reliable_error_flags_; flags != 0)
       return "libavcodec reported errors decoding the picture (decode_error_flags 0x" +
-             to_hex(static_cast<unsigned>(current_->decoder_frame->decode_error_flags)) + ")";
+             to_hex(static_cast<unsigned>(flags)) + ")";
     if (current_->width < static_cast<int>(geometry.width) ||
         current_->height < static_cast<int>(geometry.height))
       return "libavcodec picture is smaller than the SPS size";
     current_->fields_decoded |= field_bit;
 
-    const uint32_t first_line =
-        mode_ == DecodeMode::SliceBased ? first_line_touched(first_header, sps) : 0;
-    copy_to_target(*current_, geometry, first_header, first_line, target);
+    LineRange lines{0, geometry.height};
+    if (mode_ == DecodeMode::SliceBased) lines = lines_touched(first_header, sps, geometry.height);
+    copy_to_target(*current_, geometry, first_header, lines, target);
     return {};
   }
 
@@ -438,22 +458,32 @@ class LibavH264Backend final : public H264Backend {
     return {};
   }
 
-  // First frame line the slice of a slice-based request can have changed:
-  // its first macroblock row, less a margin for deblocking across the slice
-  // boundary (at most 3 lines above, 6 frame lines for fields/MBAFF).
-  static uint32_t first_line_touched(const h264::SliceHeaderStart& header,
-                                     const v4l2_ctrl_h264_sps& sps) {
+  struct LineRange {
+    uint32_t begin;
+    uint32_t end;
+  };
+
+  // Frame lines the slice of a slice-based request can have changed. It
+  // starts at its first macroblock row, less a margin for deblocking across
+  // the slice boundary (3 lines above, 6 frame lines for fields/MBAFF), and
+  // ends one macroblock row (the unfinished one) below the last row
+  // libavcodec reported finished, or below its first row.
+  LineRange lines_touched(const h264::SliceHeaderStart& header, const v4l2_ctrl_h264_sps& sps,
+                          uint32_t picture_height) const {
     const uint32_t width_in_mbs = sps.pic_width_in_mbs_minus1 + 1u;
     const bool mbaff = (sps.flags & V4L2_H264_SPS_FLAG_MB_ADAPTIVE_FRAME_FIELD) && !header.field_pic;
-    uint32_t frame_mb_row = header.first_mb_in_slice / width_in_mbs;
-    // In field pictures and MBAFF frames one slice-header row covers 32 frame lines.
-    if (header.field_pic || mbaff) frame_mb_row *= 2;
-    const uint32_t line = frame_mb_row * 16;
-    return line > 32 ? line - 32 : 0;
+    // In field pictures and MBAFF frames one row of the slice header's
+    // macroblock addressing covers 32 frame lines.
+    const uint32_t row_lines = (header.field_pic || mbaff) ? 32 : 16;
+    const uint32_t start_line = header.first_mb_in_slice / width_in_mbs * row_lines;
+    const uint64_t finished = rows_finished_bottom_ < 0 ? 0 : static_cast<uint64_t>(rows_finished_bottom_);
+    const uint64_t end = std::max<uint64_t>(finished, start_line + row_lines) + row_lines;
+    return {start_line > 32 ? start_line - 32 : 0,
+            static_cast<uint32_t>(std::min<uint64_t>(end, picture_height))};
   }
 
   static void copy_to_target(const DecoderPicture& picture, const PictureGeometry& geometry,
-                             const h264::SliceHeaderStart& header, uint32_t first_line,
+                             const h264::SliceHeaderStart& header, LineRange lines,
                              const CaptureTarget& target) {
     // A field picture owns every other line, starting at its parity.
     const uint32_t line_step = header.field_pic ? 2 : 1;
@@ -464,14 +494,14 @@ class LibavH264Backend final : public H264Backend {
     };
 
     const PlaneWriter luma(target, 0);
-    for (uint32_t y = first_of_parity(first_line); y < geometry.height; y += line_step)
+    for (uint32_t y = first_of_parity(lines.begin); y < lines.end; y += line_step)
       luma.write_row(y, picture.data[0] + static_cast<ptrdiff_t>(y) * picture.linesize[0], geometry.width);
 
     const PlaneWriter chroma(target, target.chroma_offset);
     std::vector<uint8_t> interleaved(geometry.width);
-    const uint32_t chroma_height = geometry.height / 2;
+    const uint32_t chroma_end = std::min((lines.end + 1) / 2, geometry.height / 2);
     // Chroma lines of a field alternate like its luma lines.
-    for (uint32_t y = first_of_parity(first_line / 2); y < chroma_height; y += line_step) {
+    for (uint32_t y = first_of_parity(lines.begin / 2); y < chroma_end; y += line_step) {
       if (geometry.monochrome || !picture.data[1] || !picture.data[2]) {
         // 4:0:0 carries no chroma; the CAPTURE format shows grey (128).
         std::fill(interleaved.begin(), interleaved.end(), uint8_t{128});
@@ -500,6 +530,10 @@ class LibavH264Backend final : public H264Backend {
   // The scaling matrix control persists across requests like any control.
   v4l2_ctrl_h264_scaling_matrix scaling_matrix_{};
   std::string open_error_;
+  // Bottom frame line of the rows libavcodec finished during this request.
+  int64_t rows_finished_bottom_ = -1;
+  // decode_error_flags bits that mean what they say in this mode.
+  int reliable_error_flags_ = ~0;
 };
 
 }  // namespace
