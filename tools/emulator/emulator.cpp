@@ -1,0 +1,256 @@
+#include "emulator.h"
+
+#include <drm.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "media_device.h"
+#include "request.h"
+#include "video_device.h"
+
+namespace emu {
+namespace {
+
+// The DRM render node libva opens. Only DRM_IOCTL_VERSION matters to libva
+// 2.17 (drmGetVersion); the name is what a Rockchip board's DRM driver reports.
+class RenderFile : public EmulatedFile {
+ public:
+  int ioctl(int, unsigned long request, void* arg) override {
+    if (request == DRM_IOCTL_VERSION) return version(static_cast<drm_version*>(arg));
+    if (request == DRM_IOCTL_GET_CAP) return -EINVAL;
+    return -ENOTTY;
+  }
+  dev_t rdev() const override { return makedev(kDrmMajor, kRenderMinor); }
+
+ private:
+  // drm_copy_field(): copy what fits, always report the full length.
+  static void copy_field(char* dst, size_t& len, const char* value) {
+    const size_t full = std::strlen(value);
+    if (dst && len) std::memcpy(dst, value, std::min(len, full));
+    len = full;
+  }
+  static int version(drm_version* v) {
+    if (!v) return -EFAULT;
+    v->version_major = 1;
+    v->version_minor = 0;
+    v->version_patchlevel = 0;
+    copy_field(v->name, v->name_len, "rockchip");
+    copy_field(v->date, v->date_len, "20140818");
+    copy_field(v->desc, v->desc_len, "RockChip Soc DRM");
+    return 0;
+  }
+};
+
+bool parse_node(std::string_view path, std::string_view prefix, unsigned& number) {
+  if (!path.starts_with(prefix) || path.size() == prefix.size()) return false;
+  unsigned value = 0;
+  for (char c : path.substr(prefix.size())) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+    if (value > 255) return false;
+  }
+  number = value;
+  return true;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find(',', start), text.size());
+    std::string item = text.substr(start, end - start);
+    if (!item.empty()) items.push_back(item);
+    start = end + 1;
+  }
+  return items;
+}
+
+struct stat fake_stat(mode_t type, dev_t rdev, ino_t ino) {
+  struct stat st {};
+  st.st_mode = type | (type == S_IFDIR ? 0755 : 0660);
+  st.st_rdev = rdev;
+  st.st_dev = makedev(0, 5);
+  st.st_ino = ino;
+  st.st_nlink = type == S_IFDIR ? 2 : 1;
+  st.st_blksize = 4096;
+  return st;
+}
+
+}  // namespace
+
+EmulatorConfig EmulatorConfig::from_environment() {
+  EmulatorConfig config;
+  if (const char* profile = std::getenv("V4L2_EMU_PROFILE"); profile && *profile)
+    config.profile_name = profile;
+  const char* devices = std::getenv("V4L2_EMU_DEVICES");
+  const char* no_devices = std::getenv("V4L2_EMU_NO_DEVICES");
+  if (devices && *devices) {
+    config.device_profiles = split_list(devices);
+    if (!config.device_profiles.empty() && !std::getenv("V4L2_EMU_PROFILE"))
+      config.profile_name = config.device_profiles.front();
+  } else if (!(no_devices && std::string_view(no_devices) == "1")) {
+    config.device_profiles = {config.profile_name};
+  }
+  if (const char* us = std::getenv("V4L2_EMU_DECODE_US"))
+    config.decode_us = static_cast<unsigned>(std::strtoul(us, nullptr, 10));
+  if (const char* log = std::getenv("V4L2_EMU_LOG")) config.log = std::string_view(log) == "1";
+  if (const char* path = std::getenv("V4L2_EMU_COUNTERS")) config.counters_path = path;
+  if (const char* path = std::getenv("V4L2_EMU_RECORD")) config.record_path = path;
+  return config;
+}
+
+Emulator& Emulator::instance() {
+  // Never destroyed: worker threads and late close() calls may still use it
+  // while static destructors run at exit.
+  static Emulator* emulator = new Emulator();
+  return *emulator;
+}
+
+Emulator::Emulator() : owner_pid_(static_cast<int>(::getpid())) {
+  configure(EmulatorConfig::from_environment());
+  pthread_atfork(nullptr, nullptr, [] { Emulator::instance().after_fork_in_child(); });
+}
+
+void Emulator::configure(const EmulatorConfig& config) {
+  std::vector<std::shared_ptr<EmulatedDevice>> devices;
+  for (const std::string& name : config.device_profiles) {
+    const HardwareProfile* profile = find_profile(name);
+    if (!profile) {
+      std::fprintf(stderr, "v4l2-emulator: unknown profile '%s' ignored\n", name.c_str());
+      continue;
+    }
+    devices.push_back(std::make_shared<EmulatedDevice>(static_cast<unsigned>(devices.size()),
+                                                       *profile, *this));
+  }
+  std::lock_guard lock(mutex_);
+  config_ = config;
+  devices_ = std::move(devices);
+}
+
+void Emulator::set_backend_factory(BackendFactory factory) {
+  std::lock_guard lock(mutex_);
+  backend_factory_ = std::move(factory);
+}
+
+std::unique_ptr<H264Backend> Emulator::make_backend(DecodeMode mode, StartCode start_code) {
+  BackendFactory factory;
+  {
+    std::lock_guard lock(mutex_);
+    factory = backend_factory_;
+  }
+  if (factory) return factory(mode, start_code);
+#ifdef EMU_HAVE_H264_BACKEND
+  return H264Backend::create(mode, start_code);
+#else
+  return nullptr;
+#endif
+}
+
+EmulatorConfig Emulator::config() const {
+  std::lock_guard lock(mutex_);
+  return config_;
+}
+
+std::shared_ptr<EmulatedDevice> Emulator::device_for_minor(unsigned major, unsigned minor) const {
+  std::lock_guard lock(mutex_);
+  if ((major == kVideoMajor || major == kMediaMajor) && minor < devices_.size())
+    return devices_[minor];
+  return nullptr;
+}
+
+std::optional<int> Emulator::open_path(const char* path, int flags) {
+  if (!path) return std::nullopt;
+  const std::string_view view(path);
+  unsigned number = 0;
+  const int memfd_flags = (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0;
+  if (view == "/dev/dri/renderD128") {
+    const int fd = static_cast<int>(::syscall(SYS_memfd_create, "emu-renderD128", memfd_flags));
+    if (fd < 0) return -errno;
+    fds_.insert(fd, std::make_shared<RenderFile>());
+    return fd;
+  }
+  if (parse_node(view, "/dev/media", number)) {
+    auto device = device_for_minor(kMediaMajor, number);
+    if (!device) return std::nullopt;
+    const int fd = static_cast<int>(::syscall(SYS_memfd_create, "emu-media", memfd_flags));
+    if (fd < 0) return -errno;
+    fds_.insert(fd, std::make_shared<MediaFile>(std::move(device)));
+    return fd;
+  }
+  if (parse_node(view, "/dev/video", number)) {
+    auto device = device_for_minor(kVideoMajor, number);
+    if (!device) return std::nullopt;
+    int fd = -1, error = 0;
+    auto instance = M2mInstance::create(std::move(device), flags, fd, error);
+    if (!instance) return error;
+    fds_.insert(fd, std::make_shared<VideoFile>(std::move(instance)));
+    return fd;
+  }
+  return std::nullopt;
+}
+
+std::optional<struct stat> Emulator::stat_path(const char* path) {
+  if (!path) return std::nullopt;
+  const std::string_view view(path);
+  unsigned number = 0;
+  if (view == "/dev/dri/renderD128")
+    return fake_stat(S_IFCHR, makedev(kDrmMajor, kRenderMinor), 0x7e0000 + kRenderMinor);
+  // libdrm's drmGetNodeTypeFromFd() checks that this directory exists.
+  if (view == "/sys/dev/char/226:128/device/drm" || view == "/sys/dev/char/226:128/device/drm/" ||
+      view == "/sys/dev/char/226:128" || view == "/sys/dev/char/226:128/device")
+    return fake_stat(S_IFDIR, 0, 0x7e1000);
+  if (parse_node(view, "/dev/media", number) && device_for_minor(kMediaMajor, number))
+    return fake_stat(S_IFCHR, makedev(kMediaMajor, number), 0x7e2000 + number);
+  if (parse_node(view, "/dev/video", number) && device_for_minor(kVideoMajor, number))
+    return fake_stat(S_IFCHR, makedev(kVideoMajor, number), 0x7e3000 + number);
+  return std::nullopt;
+}
+
+bool Emulator::patch_fstat(int fd, struct stat& st) {
+  std::shared_ptr<EmulatedFile> file = fds_.find(fd);
+  if (!file || file->rdev() == 0) return false;
+  st.st_mode = S_IFCHR | 0660;
+  st.st_rdev = file->rdev();
+  st.st_size = 0;
+  st.st_blocks = 0;
+  return true;
+}
+
+void Emulator::log(const char* format, ...) {
+  if (!config().log) return;
+  char message[1024];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(message, sizeof(message), format, args);
+  va_end(args);
+  std::fprintf(stderr, "v4l2-emulator[%d]: %s\n", static_cast<int>(::getpid()), message);
+}
+
+void Emulator::record(const std::string& json_line) {
+  const std::string path = config().record_path;
+  if (!path.empty()) append_line(path, json_line);
+}
+
+void Emulator::write_counters_at_exit() {
+  const EmulatorConfig current = config();
+  if (current.counters_path.empty() || ::getpid() != owner_pid_) return;
+  append_line(current.counters_path, counters_.to_json(owner_pid_, current.profile_name));
+}
+
+void Emulator::after_fork_in_child() {
+  counters_.reset();
+  owner_pid_ = static_cast<int>(::getpid());
+}
+
+}  // namespace emu

@@ -1,0 +1,536 @@
+// The libc entry points the emulator replaces when preloaded (or linked
+// first). Each one hands emulated paths/fds to the model and everything else
+// to the next definition (libc) found with dlsym(RTLD_NEXT).
+//
+// Built without _FILE_OFFSET_BITS=64 so that `open`, `fstat`, ... name the
+// plain symbols here and the *64 variants are defined separately.
+#undef _FILE_OFFSET_BITS
+#undef _TIME_BITS
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstdarg>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "emulator.h"
+
+using emu::Emulator;
+
+namespace {
+
+template <typename Fn>
+Fn next_symbol(const char* name) {
+  return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+}
+
+#define EMU_REAL(name, type)                                              \
+  static const auto real_##name = next_symbol<type>(#name);               \
+  if (!real_##name) {                                                     \
+    errno = ENOSYS;                                                       \
+    return -1;                                                            \
+  }
+
+int finish(int result) {
+  if (result < 0) {
+    errno = -result;
+    return -1;
+  }
+  return result;
+}
+
+bool emulated_open(const char* path, int flags, int& result) {
+  std::optional<int> fd = Emulator::instance().open_path(path, flags);
+  if (!fd) return false;
+  result = finish(*fd);
+  return true;
+}
+
+bool is_absolute(const char* path) { return path && path[0] == '/'; }
+
+// AT_EMPTY_PATH with "" (or NULL, which Linux 6.11 accepts) names dirfd itself.
+// The volatile copy keeps glibc's nonnull annotation from hiding the NULL case.
+bool names_fd_itself(const char* path, int flags) {
+  const char* volatile checked = path;
+  return (flags & AT_EMPTY_PATH) && (!checked || !*checked);
+}
+
+void fill_statx(struct statx* out, const struct stat& st) {
+  std::memset(out, 0, sizeof(*out));
+  out->stx_mask = STATX_BASIC_STATS;
+  out->stx_mode = static_cast<uint16_t>(st.st_mode);
+  out->stx_nlink = static_cast<uint32_t>(st.st_nlink);
+  out->stx_ino = st.st_ino;
+  out->stx_blksize = static_cast<uint32_t>(st.st_blksize);
+  out->stx_rdev_major = major(st.st_rdev);
+  out->stx_rdev_minor = minor(st.st_rdev);
+  out->stx_dev_major = major(st.st_dev);
+  out->stx_dev_minor = minor(st.st_dev);
+}
+
+// ---- poll/select -------------------------------------------------------
+
+using Clock = std::chrono::steady_clock;
+
+using PpollFn = int (*)(struct pollfd*, nfds_t, const struct timespec*, const sigset_t*);
+
+// Emulated fds answer with the driver's readiness (EmulatedFile::poll_events);
+// their backing sockets are made readable by the model whenever that
+// readiness may have changed, so waiting happens in the real ppoll().
+int emulated_ppoll(struct pollfd* fds, nfds_t count, const struct timespec* timeout,
+                   const sigset_t* sigmask) {
+  static const auto real_ppoll = next_symbol<PpollFn>("ppoll");
+  if (!real_ppoll) {
+    errno = ENOSYS;
+    return -1;
+  }
+  std::vector<std::shared_ptr<emu::EmulatedFile>> files(count);
+  bool any = false;
+  for (nfds_t i = 0; fds && i < count; ++i) {
+    files[i] = Emulator::instance().fds().find(fds[i].fd);
+    any = any || files[i];
+  }
+  if (!any) return real_ppoll(fds, count, timeout, sigmask);
+
+  const bool infinite = timeout == nullptr;
+  const auto deadline =
+      infinite ? Clock::time_point::max()
+               : Clock::now() + std::chrono::seconds(timeout->tv_sec) +
+                     std::chrono::nanoseconds(timeout->tv_nsec);
+  std::vector<struct pollfd> work(fds, fds + count);
+  bool spurious = false;
+  while (true) {
+    for (nfds_t i = 0; i < count; ++i)
+      work[i].events = files[i] ? static_cast<short>(POLLIN | POLLPRI) : fds[i].events;
+    // Something emulated may already be ready: then only sample the others.
+    bool ready_now = false;
+    for (nfds_t i = 0; i < count && !ready_now; ++i)
+      if (files[i] && files[i]->poll_events(fds[i].events) > 0) ready_now = true;
+    struct timespec slice {};
+    const struct timespec* wait = &slice;
+    if (!ready_now) {
+      auto left = deadline == Clock::time_point::max() ? Clock::duration::max()
+                                                       : deadline - Clock::now();
+      if (spurious) left = std::min<Clock::duration>(left, std::chrono::milliseconds(1));
+      if (left == Clock::duration::max()) {
+        wait = nullptr;
+      } else if (left > Clock::duration::zero()) {
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+        slice.tv_sec = ns / 1000000000;
+        slice.tv_nsec = ns % 1000000000;
+      }
+    }
+    const int result = real_ppoll(work.data(), count, wait, sigmask);
+    if (result < 0) return result;
+    int ready = 0;
+    bool emulated_woke = false;
+    for (nfds_t i = 0; i < count; ++i) {
+      if (files[i]) {
+        emulated_woke = emulated_woke || work[i].revents;
+        const int events = files[i]->poll_events(fds[i].events);
+        const short mask = static_cast<short>(fds[i].events | POLLERR | POLLHUP);
+        fds[i].revents = static_cast<short>(events > 0 ? (events & mask) : 0);
+      } else {
+        fds[i].revents = work[i].revents;
+      }
+      if (fds[i].revents) ++ready;
+    }
+    if (ready > 0 || (!infinite && Clock::now() >= deadline)) return ready;
+    spurious = emulated_woke;
+  }
+}
+
+int poll_with_ms(struct pollfd* fds, nfds_t count, int timeout_ms) {
+  if (timeout_ms < 0) return emulated_ppoll(fds, count, nullptr, nullptr);
+  struct timespec timeout {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
+  return emulated_ppoll(fds, count, &timeout, nullptr);
+}
+
+bool sets_hold_emulated(int nfds, fd_set* r, fd_set* w, fd_set* e) {
+  for (int fd = 0; fd < nfds && fd < FD_SETSIZE; ++fd)
+    if ((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (e && FD_ISSET(fd, e)))
+      if (Emulator::instance().fds().find(fd)) return true;
+  return false;
+}
+
+// select() expressed as poll(): readfds <-> POLLIN, writefds <-> POLLOUT,
+// exceptfds <-> POLLPRI (the request fd's completion).
+int select_via_poll(int nfds, fd_set* r, fd_set* w, fd_set* e, const struct timespec* timeout,
+                    const sigset_t* sigmask) {
+  std::vector<struct pollfd> fds;
+  for (int fd = 0; fd < nfds && fd < FD_SETSIZE; ++fd) {
+    short events = 0;
+    if (r && FD_ISSET(fd, r)) events |= POLLIN;
+    if (w && FD_ISSET(fd, w)) events |= POLLOUT;
+    if (e && FD_ISSET(fd, e)) events |= POLLPRI;
+    if (events) fds.push_back({fd, events, 0});
+  }
+  const int result = emulated_ppoll(fds.data(), fds.size(), timeout, sigmask);
+  if (result < 0) return result;
+  if (r) FD_ZERO(r);
+  if (w) FD_ZERO(w);
+  if (e) FD_ZERO(e);
+  int bits = 0;
+  for (const auto& p : fds) {
+    if (r && (p.events & POLLIN) && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+      FD_SET(p.fd, r);
+      ++bits;
+    }
+    if (w && (p.events & POLLOUT) && (p.revents & (POLLOUT | POLLERR))) {
+      FD_SET(p.fd, w);
+      ++bits;
+    }
+    if (e && (p.events & POLLPRI) && (p.revents & POLLPRI)) {
+      FD_SET(p.fd, e);
+      ++bits;
+    }
+  }
+  return bits;
+}
+
+int do_ioctl(int fd, unsigned long request, void* arg) {
+  std::shared_ptr<emu::EmulatedFile> file = Emulator::instance().fds().find(fd);
+  if (!file) {
+    using IoctlFn = int (*)(int, unsigned long, ...);
+    static const auto real_ioctl = next_symbol<IoctlFn>("ioctl");
+    return real_ioctl ? real_ioctl(fd, request, arg) : (errno = ENOSYS, -1);
+  }
+  Emulator& emulator = Emulator::instance();
+  emulator.counters().count_ioctl(request);
+  const int result = file->ioctl(fd, request, arg);
+  if (result < 0)
+    emulator.log("fd %d: %s -> %s", fd, emu::ioctl_name(request).c_str(), std::strerror(-result));
+  else
+    emulator.log("fd %d: %s -> %d", fd, emu::ioctl_name(request).c_str(), result);
+  return finish(result);
+}
+
+int do_stat(const char* path, struct stat* st, const char* real_name) {
+  if (auto fake = Emulator::instance().stat_path(path)) {
+    *st = *fake;
+    return 0;
+  }
+  using StatFn = int (*)(const char*, struct stat*);
+  static StatFn stat_fn = nullptr, lstat_fn = nullptr;
+  StatFn& fn = std::strncmp(real_name, "lstat", 5) == 0 ? lstat_fn : stat_fn;
+  if (!fn) fn = next_symbol<StatFn>(real_name);
+  return fn ? fn(path, st) : (errno = ENOSYS, -1);
+}
+
+int do_fstat(int fd, struct stat* st) {
+  using FstatFn = int (*)(int, struct stat*);
+  static const auto real_fstat = next_symbol<FstatFn>("fstat");
+  if (!real_fstat) return errno = ENOSYS, -1;
+  const int result = real_fstat(fd, st);
+  if (result == 0) Emulator::instance().patch_fstat(fd, *st);
+  return result;
+}
+
+int do_fstatat(int dirfd, const char* path, struct stat* st, int flags) {
+  if (is_absolute(path))
+    if (auto fake = Emulator::instance().stat_path(path)) {
+      *st = *fake;
+      return 0;
+    }
+  using FstatatFn = int (*)(int, const char*, struct stat*, int);
+  static const auto real_fstatat = next_symbol<FstatatFn>("fstatat");
+  if (!real_fstatat) return errno = ENOSYS, -1;
+  const int result = real_fstatat(dirfd, path, st, flags);
+  if (result == 0 && names_fd_itself(path, flags))
+    Emulator::instance().patch_fstat(dirfd, *st);
+  return result;
+}
+
+int do_open(const char* path, int flags, mode_t mode, const char* real_name) {
+  int result = -1;
+  if (emulated_open(path, flags, result)) return result;
+  using OpenFn = int (*)(const char*, int, ...);
+  static OpenFn open_fn = nullptr, open64_fn = nullptr;
+  OpenFn& fn = std::strcmp(real_name, "open64") == 0 ? open64_fn : open_fn;
+  if (!fn) fn = next_symbol<OpenFn>(real_name);
+  return fn ? fn(path, flags, mode) : (errno = ENOSYS, -1);
+}
+
+int do_openat(int dirfd, const char* path, int flags, mode_t mode, const char* real_name) {
+  int result = -1;
+  if ((dirfd == AT_FDCWD || is_absolute(path)) && emulated_open(path, flags, result)) return result;
+  using OpenatFn = int (*)(int, const char*, int, ...);
+  static OpenatFn openat_fn = nullptr, openat64_fn = nullptr;
+  OpenatFn& fn = std::strcmp(real_name, "openat64") == 0 ? openat64_fn : openat_fn;
+  if (!fn) fn = next_symbol<OpenatFn>(real_name);
+  return fn ? fn(dirfd, path, flags, mode) : (errno = ENOSYS, -1);
+}
+
+mode_t mode_arg(int flags, va_list args) {
+  return (flags & (O_CREAT | __O_TMPFILE)) ? static_cast<mode_t>(va_arg(args, int)) : 0;
+}
+
+int dup_result(int oldfd, int newfd) {
+  if (newfd >= 0) Emulator::instance().fds().duplicate(oldfd, newfd);
+  return newfd;
+}
+
+int do_fcntl(int fd, int cmd, void* arg, const char* real_name) {
+  using FcntlFn = int (*)(int, int, ...);
+  static FcntlFn fcntl_fn = nullptr, fcntl64_fn = nullptr;
+  FcntlFn& fn = std::strcmp(real_name, "fcntl64") == 0 ? fcntl64_fn : fcntl_fn;
+  if (!fn) fn = next_symbol<FcntlFn>(real_name);
+  if (!fn) return errno = ENOSYS, -1;
+  const int result = fn(fd, cmd, arg);
+  if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && result >= 0) return dup_result(fd, result);
+  return result;
+}
+
+void* do_mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offset,
+              const char* real_name) {
+  if (fd >= 0 && !(flags & MAP_ANONYMOUS))
+    if (auto file = Emulator::instance().fds().find(fd))
+      return file->mmap(addr, length, prot, flags, offset);
+  using MmapFn = void* (*)(void*, size_t, int, int, int, off_t);
+  static MmapFn mmap_fn = nullptr, mmap64_fn = nullptr;
+  MmapFn& fn = std::strcmp(real_name, "mmap64") == 0 ? mmap64_fn : mmap_fn;
+  if (!fn) fn = next_symbol<MmapFn>(real_name);
+  if (!fn) {
+    errno = ENOSYS;
+    return MAP_FAILED;
+  }
+  return fn(addr, length, prot, flags, fd, offset);
+}
+
+}  // namespace
+
+extern "C" {
+
+// ---- open ---------------------------------------------------------------
+__attribute__((visibility("default"))) int open(const char* path, int flags, ...) {
+  va_list args;
+  va_start(args, flags);
+  const mode_t mode = mode_arg(flags, args);
+  va_end(args);
+  return do_open(path, flags, mode, "open");
+}
+__attribute__((visibility("default"))) int open64(const char* path, int flags, ...) {
+  va_list args;
+  va_start(args, flags);
+  const mode_t mode = mode_arg(flags, args);
+  va_end(args);
+  return do_open(path, flags, mode, "open64");
+}
+__attribute__((visibility("default"))) int __open_2(const char* path, int flags) {
+  return do_open(path, flags, 0, "open");
+}
+__attribute__((visibility("default"))) int __open64_2(const char* path, int flags) {
+  return do_open(path, flags, 0, "open64");
+}
+__attribute__((visibility("default"))) int openat(int dirfd, const char* path, int flags, ...) {
+  va_list args;
+  va_start(args, flags);
+  const mode_t mode = mode_arg(flags, args);
+  va_end(args);
+  return do_openat(dirfd, path, flags, mode, "openat");
+}
+__attribute__((visibility("default"))) int openat64(int dirfd, const char* path, int flags, ...) {
+  va_list args;
+  va_start(args, flags);
+  const mode_t mode = mode_arg(flags, args);
+  va_end(args);
+  return do_openat(dirfd, path, flags, mode, "openat64");
+}
+__attribute__((visibility("default"))) int __openat_2(int dirfd, const char* path, int flags) {
+  return do_openat(dirfd, path, flags, 0, "openat");
+}
+__attribute__((visibility("default"))) int __openat64_2(int dirfd, const char* path, int flags) {
+  return do_openat(dirfd, path, flags, 0, "openat64");
+}
+
+// ---- stat ---------------------------------------------------------------
+__attribute__((visibility("default"))) int stat(const char* path, struct stat* st) noexcept {
+  return do_stat(path, st, "stat");
+}
+__attribute__((visibility("default"))) int stat64(const char* path, struct stat64* st) noexcept {
+  return do_stat(path, reinterpret_cast<struct stat*>(st), "stat64");
+}
+__attribute__((visibility("default"))) int lstat(const char* path, struct stat* st) noexcept {
+  return do_stat(path, st, "lstat");
+}
+__attribute__((visibility("default"))) int lstat64(const char* path, struct stat64* st) noexcept {
+  return do_stat(path, reinterpret_cast<struct stat*>(st), "lstat64");
+}
+__attribute__((visibility("default"))) int fstat(int fd, struct stat* st) noexcept {
+  return do_fstat(fd, st);
+}
+__attribute__((visibility("default"))) int fstat64(int fd, struct stat64* st) noexcept {
+  return do_fstat(fd, reinterpret_cast<struct stat*>(st));
+}
+__attribute__((visibility("default"))) int fstatat(int dirfd, const char* path, struct stat* st,
+                                                   int flags) noexcept {
+  return do_fstatat(dirfd, path, st, flags);
+}
+__attribute__((visibility("default"))) int fstatat64(int dirfd, const char* path,
+                                                     struct stat64* st, int flags) noexcept {
+  return do_fstatat(dirfd, path, reinterpret_cast<struct stat*>(st), flags);
+}
+__attribute__((visibility("default"))) int __xstat(int, const char* path, struct stat* st) {
+  return do_stat(path, st, "stat");
+}
+__attribute__((visibility("default"))) int __xstat64(int, const char* path, struct stat64* st) {
+  return do_stat(path, reinterpret_cast<struct stat*>(st), "stat64");
+}
+__attribute__((visibility("default"))) int __lxstat(int, const char* path, struct stat* st) {
+  return do_stat(path, st, "lstat");
+}
+__attribute__((visibility("default"))) int __lxstat64(int, const char* path, struct stat64* st) {
+  return do_stat(path, reinterpret_cast<struct stat*>(st), "lstat64");
+}
+__attribute__((visibility("default"))) int __fxstat(int, int fd, struct stat* st) {
+  return do_fstat(fd, st);
+}
+__attribute__((visibility("default"))) int __fxstat64(int, int fd, struct stat64* st) {
+  return do_fstat(fd, reinterpret_cast<struct stat*>(st));
+}
+__attribute__((visibility("default"))) int __fxstatat(int, int dirfd, const char* path,
+                                                      struct stat* st, int flags) {
+  return do_fstatat(dirfd, path, st, flags);
+}
+__attribute__((visibility("default"))) int __fxstatat64(int, int dirfd, const char* path,
+                                                        struct stat64* st, int flags) {
+  return do_fstatat(dirfd, path, reinterpret_cast<struct stat*>(st), flags);
+}
+__attribute__((visibility("default"))) int statx(int dirfd, const char* path, int flags,
+                                                 unsigned int mask, struct statx* out) noexcept {
+  if (is_absolute(path))
+    if (auto fake = Emulator::instance().stat_path(path)) {
+      fill_statx(out, *fake);
+      return 0;
+    }
+  using StatxFn = int (*)(int, const char*, int, unsigned int, struct statx*);
+  static const auto real_statx = next_symbol<StatxFn>("statx");
+  if (!real_statx) return errno = ENOSYS, -1;
+  const int result = real_statx(dirfd, path, flags, mask, out);
+  if (result == 0 && names_fd_itself(path, flags)) {
+    struct stat st {};
+    if (Emulator::instance().patch_fstat(dirfd, st)) {
+      out->stx_mode = static_cast<uint16_t>(st.st_mode);
+      out->stx_rdev_major = major(st.st_rdev);
+      out->stx_rdev_minor = minor(st.st_rdev);
+      out->stx_size = 0;
+    }
+  }
+  return result;
+}
+__attribute__((visibility("default"))) int access(const char* path, int mode) noexcept {
+  if (Emulator::instance().stat_path(path)) return 0;
+  using AccessFn = int (*)(const char*, int);
+  static const auto real_access = next_symbol<AccessFn>("access");
+  return real_access ? real_access(path, mode) : (errno = ENOSYS, -1);
+}
+
+// ---- ioctl / close / dup / fcntl / mmap ---------------------------------
+__attribute__((visibility("default"))) int ioctl(int fd, unsigned long request, ...) noexcept {
+  va_list args;
+  va_start(args, request);
+  void* arg = va_arg(args, void*);
+  va_end(args);
+  return do_ioctl(fd, request, arg);
+}
+__attribute__((visibility("default"))) int close(int fd) {
+  // Drop the model object only after the real close, outside every lock.
+  std::shared_ptr<emu::EmulatedFile> dropped = Emulator::instance().fds().erase(fd);
+  EMU_REAL(close, int (*)(int));
+  return real_close(fd);
+}
+__attribute__((visibility("default"))) int dup(int fd) noexcept {
+  EMU_REAL(dup, int (*)(int));
+  return dup_result(fd, real_dup(fd));
+}
+__attribute__((visibility("default"))) int dup2(int oldfd, int newfd) noexcept {
+  EMU_REAL(dup2, int (*)(int, int));
+  const int result = real_dup2(oldfd, newfd);
+  return (result >= 0 && oldfd != newfd) ? dup_result(oldfd, result) : result;
+}
+__attribute__((visibility("default"))) int dup3(int oldfd, int newfd, int flags) noexcept {
+  EMU_REAL(dup3, int (*)(int, int, int));
+  return dup_result(oldfd, real_dup3(oldfd, newfd, flags));
+}
+__attribute__((visibility("default"))) int fcntl(int fd, int cmd, ...) {
+  va_list args;
+  va_start(args, cmd);
+  void* arg = va_arg(args, void*);
+  va_end(args);
+  return do_fcntl(fd, cmd, arg, "fcntl");
+}
+__attribute__((visibility("default"))) int fcntl64(int fd, int cmd, ...) {
+  va_list args;
+  va_start(args, cmd);
+  void* arg = va_arg(args, void*);
+  va_end(args);
+  return do_fcntl(fd, cmd, arg, "fcntl64");
+}
+__attribute__((visibility("default"))) void* mmap(void* addr, size_t length, int prot, int flags,
+                                                  int fd, off_t offset) noexcept {
+  return do_mmap(addr, length, prot, flags, fd, offset, "mmap");
+}
+__attribute__((visibility("default"))) void* mmap64(void* addr, size_t length, int prot, int flags,
+                                                    int fd, off64_t offset) noexcept {
+  return do_mmap(addr, length, prot, flags, fd, offset, "mmap64");
+}
+
+// ---- poll / select ------------------------------------------------------
+__attribute__((visibility("default"))) int poll(struct pollfd* fds, nfds_t count, int timeout_ms) {
+  return poll_with_ms(fds, count, timeout_ms);
+}
+__attribute__((visibility("default"))) int __poll_chk(struct pollfd* fds, nfds_t count,
+                                                      int timeout_ms, size_t) {
+  return poll_with_ms(fds, count, timeout_ms);
+}
+__attribute__((visibility("default"))) int ppoll(struct pollfd* fds, nfds_t count,
+                                                 const struct timespec* timeout,
+                                                 const sigset_t* sigmask) {
+  return emulated_ppoll(fds, count, timeout, sigmask);
+}
+__attribute__((visibility("default"))) int __ppoll_chk(struct pollfd* fds, nfds_t count,
+                                                       const struct timespec* timeout,
+                                                       const sigset_t* sigmask, size_t) {
+  return emulated_ppoll(fds, count, timeout, sigmask);
+}
+__attribute__((visibility("default"))) int select(int nfds, fd_set* r, fd_set* w, fd_set* e,
+                                                  struct timeval* timeout) {
+  if (!sets_hold_emulated(nfds, r, w, e)) {
+    EMU_REAL(select, int (*)(int, fd_set*, fd_set*, fd_set*, struct timeval*));
+    return real_select(nfds, r, w, e, timeout);
+  }
+  struct timespec ts {};
+  if (timeout) ts = {timeout->tv_sec, timeout->tv_usec * 1000};
+  return select_via_poll(nfds, r, w, e, timeout ? &ts : nullptr, nullptr);
+}
+__attribute__((visibility("default"))) int pselect(int nfds, fd_set* r, fd_set* w, fd_set* e,
+                                                   const struct timespec* timeout,
+                                                   const sigset_t* sigmask) {
+  if (!sets_hold_emulated(nfds, r, w, e)) {
+    EMU_REAL(pselect, int (*)(int, fd_set*, fd_set*, fd_set*, const struct timespec*,
+                              const sigset_t*));
+    return real_pselect(nfds, r, w, e, timeout, sigmask);
+  }
+  return select_via_poll(nfds, r, w, e, timeout, sigmask);
+}
+
+}  // extern "C"
+
+// Counters go out when the process exits normally.
+__attribute__((destructor)) static void write_counters_at_exit() {
+  Emulator::instance().write_counters_at_exit();
+}

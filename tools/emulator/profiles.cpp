@@ -1,0 +1,105 @@
+#include "profiles.h"
+
+#include <linux/videodev2.h>
+
+#include <array>
+
+namespace emu {
+namespace {
+
+constexpr int32_t kFrameBased = V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED;
+constexpr int32_t kSliceBased = V4L2_STATELESS_H264_DECODE_MODE_SLICE_BASED;
+constexpr int32_t kAnnexB = V4L2_STATELESS_H264_START_CODE_ANNEX_B;
+constexpr int32_t kNoStartCode = V4L2_STATELESS_H264_START_CODE_NONE;
+constexpr uint64_t kSkipExtended = 1ull << V4L2_MPEG_VIDEO_H264_PROFILE_EXTENDED;
+
+// Values from drivers/media/platform/verisilicon/{hantro_drv.c,rockchip_vpu_hw.c,
+// hantro_hw.h}, drivers/staging/media/rkvdec/rkvdec.c and
+// drivers/staging/media/sunxi/cedrus/cedrus.c (Linux 6.12).
+constexpr std::array<HardwareProfile, 3> kProfiles{{
+    {
+        .name = "hantro",
+        .driver = "hantro-vpu",
+        .card = "rockchip,rk3399-vpu-dec",
+        .model = "hantro-vpu",
+        .min_width = 48, .max_width = 1920, .min_height = 48, .max_height = 1088, .step = 16,
+        .capture_pixelformat = V4L2_PIX_FMT_NV12,
+        .decode_mode_min = kFrameBased, .decode_mode_max = kFrameBased, .decode_mode_def = kFrameBased,
+        .start_code_min = kAnnexB, .start_code_max = kAnnexB, .start_code_def = kAnnexB,
+        .h264_profile_min = V4L2_MPEG_VIDEO_H264_PROFILE_BASELINE,
+        .h264_profile_max = V4L2_MPEG_VIDEO_H264_PROFILE_HIGH,
+        .h264_profile_def = V4L2_MPEG_VIDEO_H264_PROFILE_MAIN,
+        .h264_profile_skip_mask = kSkipExtended,
+        .h264_level_max = V4L2_MPEG_VIDEO_H264_LEVEL_5_1,
+        .slice_controls = false,
+        .hold_capture_buf = false,
+        .one_buffer_per_request = false,  // vb2_request_validate counts no maximum
+        .sps_check = SpsCheck::Hantro,
+        .output_fmt_busy = OutputFmtBusyRule::HantroLenient,
+        .capture_extra_per_mb = 64,  // hantro_h264_mv_size: 64 * MBs + 32
+        .capture_extra_fixed = 32,
+    },
+    {
+        .name = "rkvdec",
+        .driver = "rkvdec",
+        .card = "rkvdec",
+        .model = "rkvdec",
+        .min_width = 48, .max_width = 4096, .min_height = 48, .max_height = 2304, .step = 16,
+        .capture_pixelformat = V4L2_PIX_FMT_NV12,
+        .decode_mode_min = kFrameBased, .decode_mode_max = kFrameBased, .decode_mode_def = kFrameBased,
+        .start_code_min = kAnnexB, .start_code_max = kAnnexB, .start_code_def = kAnnexB,
+        .h264_profile_min = V4L2_MPEG_VIDEO_H264_PROFILE_BASELINE,
+        .h264_profile_max = V4L2_MPEG_VIDEO_H264_PROFILE_HIGH,
+        .h264_profile_def = V4L2_MPEG_VIDEO_H264_PROFILE_MAIN,
+        .h264_profile_skip_mask = kSkipExtended,
+        .h264_level_max = V4L2_MPEG_VIDEO_H264_LEVEL_5_1,
+        .slice_controls = false,
+        .hold_capture_buf = false,
+        .one_buffer_per_request = true,  // rkvdec_request_validate
+        .sps_check = SpsCheck::Rkvdec,
+        .output_fmt_busy = OutputFmtBusyRule::Strict,
+        .capture_extra_per_mb = 128,  // rkvdec_reset_decoded_fmt: 128 bytes per MB
+        .capture_extra_fixed = 0,
+    },
+    {
+        .name = "cedrus",
+        .driver = "cedrus",
+        .card = "cedrus",
+        .model = "cedrus",
+        .min_width = 16, .max_width = 3840, .min_height = 16, .max_height = 2160, .step = 16,
+        .capture_pixelformat = V4L2_PIX_FMT_NV12_32L32,
+        .decode_mode_min = kSliceBased, .decode_mode_max = kSliceBased, .decode_mode_def = kSliceBased,
+        .start_code_min = kNoStartCode, .start_code_max = kNoStartCode, .start_code_def = kNoStartCode,
+        .h264_profile_min = V4L2_MPEG_VIDEO_H264_PROFILE_BASELINE,
+        .h264_profile_max = V4L2_MPEG_VIDEO_H264_PROFILE_HIGH,
+        .h264_profile_def = V4L2_MPEG_VIDEO_H264_PROFILE_MAIN,
+        .h264_profile_skip_mask = kSkipExtended,
+        .h264_level_max = std::nullopt,
+        .slice_controls = true,
+        .hold_capture_buf = true,
+        .one_buffer_per_request = true,  // cedrus_request_validate
+        .sps_check = SpsCheck::Cedrus,
+        .output_fmt_busy = OutputFmtBusyRule::Strict,
+        .capture_extra_per_mb = 0,
+        .capture_extra_fixed = 0,
+    },
+}};
+
+}  // namespace
+
+const HardwareProfile* find_profile(std::string_view name) {
+  for (const auto& profile : kProfiles)
+    if (profile.name == name) return &profile;
+  return nullptr;
+}
+
+const std::vector<const HardwareProfile*>& all_profiles() {
+  static const std::vector<const HardwareProfile*> list = [] {
+    std::vector<const HardwareProfile*> out;
+    for (const auto& profile : kProfiles) out.push_back(&profile);
+    return out;
+  }();
+  return list;
+}
+
+}  // namespace emu

@@ -1,0 +1,843 @@
+#include "video_device.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "emulator.h"
+#include "record.h"
+#include "request.h"
+
+namespace emu {
+namespace {
+
+constexpr uint32_t kMaxBuffers = 32;              // vb2's default max_num_buffers
+constexpr off_t kCaptureCookieBase = 1ll << 30;   // v4l2-mem2mem.c DST_QUEUE_OFF_BASE
+constexpr int kCookieShift = 16;                  // one 64 KiB-aligned cookie per buffer
+constexpr uint32_t kCodedMaxDepth = 2;            // hantro_fmt.max_depth of H264_SLICE
+
+std::atomic<uint64_t> next_serial{1};
+
+// clamp_align() in v4l2-common.c: clamp to the aligned range, round to nearest.
+uint32_t clamp_align(uint32_t x, uint32_t min, uint32_t max, uint32_t align_log2) {
+  const uint32_t mask = ~((1u << align_log2) - 1);
+  x = std::clamp(x, (min + ~mask) & mask, max & mask);
+  if (align_log2) x = (x + (1u << (align_log2 - 1))) & mask;
+  return x;
+}
+
+uint32_t log2_of(uint32_t step) {
+  uint32_t bits = 0;
+  while ((1u << (bits + 1)) <= step) ++bits;
+  return bits;
+}
+
+uint32_t align_up(uint32_t x, uint32_t a) { return (x + a - 1) / a * a; }
+
+// __verify_planes_array() in videobuf2-v4l2.c.
+int verify_planes(const v4l2_buffer& buffer) {
+  if (!buffer.m.planes) return -EFAULT;
+  if (buffer.length < 1 || buffer.length > VIDEO_MAX_PLANES) return -EINVAL;
+  return 0;
+}
+
+template <typename T>
+const T* payload_of(const ControlValues& values, uint32_t id) {
+  auto it = values.find(id);
+  if (it == values.end() || it->second.payload.size() != sizeof(T)) return nullptr;
+  return reinterpret_cast<const T*>(it->second.payload.data());
+}
+
+}  // namespace
+
+bool SharedMemory::create(const char* name, size_t size, SharedMemory& out) {
+  UniqueFd fd(static_cast<int>(::syscall(SYS_memfd_create, name, MFD_CLOEXEC)));
+  if (!fd.valid() || ::syscall(SYS_ftruncate, fd.get(), size) != 0) return false;
+  void* addr = reinterpret_cast<void*>(
+      ::syscall(SYS_mmap, nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0));
+  if (addr == MAP_FAILED) return false;
+  out.fd = std::move(fd);
+  out.mapping = Mapping(addr, size);
+  return true;
+}
+
+dev_t VideoFile::rdev() const { return instance_->device().video_rdev(); }
+
+bool M2mInstance::Queue::has_queued_buffers() const {
+  return std::any_of(buffers.begin(), buffers.end(), [](const Buffer& b) {
+    return b.state == BufferState::Queued || b.state == BufferState::Active ||
+           b.state == BufferState::Done;
+  });
+}
+
+std::shared_ptr<M2mInstance> M2mInstance::create(std::shared_ptr<EmulatedDevice> device,
+                                                 int open_flags, int& client_fd, int& error) {
+  int ends[2];
+  const int cloexec = (open_flags & O_CLOEXEC) ? SOCK_CLOEXEC : 0;
+  const int nonblock = (open_flags & O_NONBLOCK) ? SOCK_NONBLOCK : 0;
+  if (::socketpair(AF_UNIX, SOCK_STREAM | cloexec | nonblock, 0, ends) != 0) {
+    error = -errno;
+    return nullptr;
+  }
+  UniqueFd client(ends[0]);
+  UniqueFd sender(ends[1]);
+  UniqueFd client_dup(static_cast<int>(::syscall(SYS_fcntl, client.get(), F_DUPFD_CLOEXEC, 0)));
+  if (!client_dup.valid()) {
+    error = -errno;
+    return nullptr;
+  }
+  std::shared_ptr<M2mInstance> instance(
+      new M2mInstance(std::move(device), std::move(sender), std::move(client_dup)));
+  instance->worker_ = std::thread([raw = instance.get()] { raw->worker_main(); });
+  client_fd = client.release();
+  return instance;
+}
+
+M2mInstance::M2mInstance(std::shared_ptr<EmulatedDevice> device, UniqueFd signal_sender,
+                         UniqueFd client_end)
+    : device_(std::move(device)),
+      emulator_(device_->emulator()),
+      serial_(next_serial++),
+      current_controls_(device_->controls().defaults()),
+      signal_sender_(std::move(signal_sender)),
+      client_end_(std::move(client_end)) {
+  output_.type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
+  capture_.type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
+  // The drivers start with their coded format at the minimum frame size.
+  v4l2_format initial{};
+  initial.type = output_.type;
+  initial.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_H264_SLICE;
+  try_fmt(initial);
+  output_.format = initial.fmt.pix_mp;
+  capture_.format.pixelformat = device_->profile().capture_pixelformat;
+  derive_capture_format();
+}
+
+M2mInstance::~M2mInstance() {
+  {
+    std::unique_lock lock(device_->mutex);
+    stopping_ = true;
+    device_->changed.notify_all();
+  }
+  if (worker_.joinable()) worker_.join();
+  std::unique_lock lock(device_->mutex);
+  cancel_queue(output_);
+  cancel_queue(capture_);
+  device_->changed.notify_all();
+}
+
+M2mInstance::Queue* M2mInstance::queue_for(uint32_t type) {
+  if (type == output_.type) return &output_;
+  if (type == capture_.type) return &capture_;
+  return nullptr;
+}
+
+uint64_t M2mInstance::to_ns(const timeval& tv) {
+  // v4l2_timeval_to_ns(): what reference_ts is compared with.
+  return static_cast<uint64_t>(tv.tv_sec) * 1000000000ull + static_cast<uint64_t>(tv.tv_usec) * 1000ull;
+}
+
+ValidationContext M2mInstance::validation_context() const {
+  return {&device_->profile(), output_.format.width, output_.format.height};
+}
+
+int M2mInstance::ioctl(int fd, unsigned long request, void* arg) {
+  if (!arg) return -EFAULT;
+  std::unique_lock lock(device_->mutex);
+  int ret = -ENOTTY;
+  switch (request) {
+    case VIDIOC_QUERYCAP: ret = querycap(*static_cast<v4l2_capability*>(arg)); break;
+    case VIDIOC_ENUM_FMT: ret = enum_fmt(*static_cast<v4l2_fmtdesc*>(arg)); break;
+    case VIDIOC_G_FMT: ret = get_fmt(*static_cast<v4l2_format*>(arg)); break;
+    case VIDIOC_TRY_FMT: ret = try_fmt(*static_cast<v4l2_format*>(arg)); break;
+    case VIDIOC_S_FMT: ret = set_fmt(*static_cast<v4l2_format*>(arg)); break;
+    case VIDIOC_ENUM_FRAMESIZES: ret = enum_framesizes(*static_cast<v4l2_frmsizeenum*>(arg)); break;
+    case VIDIOC_REQBUFS: ret = reqbufs(*static_cast<v4l2_requestbuffers*>(arg)); break;
+    case VIDIOC_CREATE_BUFS: ret = create_bufs(*static_cast<v4l2_create_buffers*>(arg)); break;
+    case VIDIOC_QUERYBUF: ret = querybuf(*static_cast<v4l2_buffer*>(arg)); break;
+    case VIDIOC_EXPBUF: ret = expbuf(*static_cast<v4l2_exportbuffer*>(arg)); break;
+    case VIDIOC_QBUF: ret = qbuf(*static_cast<v4l2_buffer*>(arg)); break;
+    case VIDIOC_DQBUF: ret = dqbuf(fd, *static_cast<v4l2_buffer*>(arg), lock); break;
+    case VIDIOC_STREAMON: ret = streamon(*static_cast<uint32_t*>(arg)); break;
+    case VIDIOC_STREAMOFF: ret = streamoff(*static_cast<uint32_t*>(arg)); break;
+    case VIDIOC_G_EXT_CTRLS:
+    case VIDIOC_S_EXT_CTRLS:
+    case VIDIOC_TRY_EXT_CTRLS:
+      ret = ext_ctrls(request, *static_cast<v4l2_ext_controls*>(arg));
+      break;
+    case VIDIOC_G_CTRL:
+    case VIDIOC_S_CTRL:
+      ret = legacy_ctrl(request, *static_cast<v4l2_control*>(arg));
+      break;
+    case VIDIOC_QUERY_EXT_CTRL:
+      ret = device_->controls().query_ext_ctrl(*static_cast<v4l2_query_ext_ctrl*>(arg));
+      break;
+    case VIDIOC_QUERYCTRL:
+      ret = device_->controls().query_ctrl(*static_cast<v4l2_queryctrl*>(arg));
+      break;
+    case VIDIOC_QUERYMENU:
+      ret = device_->controls().query_menu(*static_cast<v4l2_querymenu*>(arg));
+      break;
+    default:
+      break;
+  }
+  update_signal();
+  device_->changed.notify_all();
+  return ret;
+}
+
+int M2mInstance::querycap(v4l2_capability& cap) const {
+  std::memset(&cap, 0, sizeof(cap));
+  const HardwareProfile& profile = device_->profile();
+  std::strncpy(reinterpret_cast<char*>(cap.driver), std::string(profile.driver).c_str(),
+               sizeof(cap.driver) - 1);
+  std::strncpy(reinterpret_cast<char*>(cap.card), std::string(profile.card).c_str(),
+               sizeof(cap.card) - 1);
+  std::strncpy(reinterpret_cast<char*>(cap.bus_info),
+               ("platform:" + std::string(profile.driver)).c_str(), sizeof(cap.bus_info) - 1);
+  cap.version = kEmulatedKernelVersion;
+  cap.device_caps = V4L2_CAP_VIDEO_M2M_MPLANE | V4L2_CAP_STREAMING;
+  cap.capabilities = cap.device_caps | V4L2_CAP_DEVICE_CAPS;
+  return 0;
+}
+
+int M2mInstance::enum_fmt(v4l2_fmtdesc& desc) const {
+  const uint32_t index = desc.index, type = desc.type;
+  if (index != 0) return -EINVAL;
+  std::memset(&desc, 0, sizeof(desc));
+  desc.index = index;
+  desc.type = type;
+  const char* description = nullptr;
+  if (type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE) {
+    desc.pixelformat = V4L2_PIX_FMT_H264_SLICE;
+    desc.flags = V4L2_FMT_FLAG_COMPRESSED;
+    description = "H.264 Parsed Slice Data";
+  } else if (type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE) {
+    desc.pixelformat = device_->profile().capture_pixelformat;
+    description = desc.pixelformat == V4L2_PIX_FMT_NV12 ? "Y/UV 4:2:0" : "Y/UV 4:2:0 (32x32 Linear)";
+  } else {
+    return -EINVAL;
+  }
+  std::strncpy(reinterpret_cast<char*>(desc.description), description, sizeof(desc.description) - 1);
+  return 0;
+}
+
+int M2mInstance::get_fmt(v4l2_format& format) {
+  Queue* queue = queue_for(format.type);
+  if (!queue) return -EINVAL;
+  format.fmt.pix_mp = queue->format;
+  return 0;
+}
+
+// hantro_try_fmt(): the coded side takes the requested size within the
+// frmsize limits; the CAPTURE side ignores its size and takes OUTPUT's.
+int M2mInstance::try_fmt(v4l2_format& format) const {
+  const HardwareProfile& profile = device_->profile();
+  v4l2_pix_format_mplane& pix = format.fmt.pix_mp;
+  const bool capture = format.type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
+  if (!capture && format.type != V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE) return -EINVAL;
+  if (capture) {
+    pix.pixelformat = profile.capture_pixelformat;
+    pix.width = output_.format.width;
+    pix.height = output_.format.height;
+    pix.colorspace = output_.format.colorspace;
+    pix.ycbcr_enc = output_.format.ycbcr_enc;
+    pix.xfer_func = output_.format.xfer_func;
+    pix.quantization = output_.format.quantization;
+  } else {
+    pix.pixelformat = V4L2_PIX_FMT_H264_SLICE;
+  }
+  pix.field = V4L2_FIELD_NONE;
+  pix.num_planes = 1;
+  // v4l2_apply_frmsize_constraints() with the H264_SLICE frmsize.
+  pix.width = clamp_align(pix.width, profile.min_width, profile.max_width, log2_of(profile.step));
+  pix.height = clamp_align(pix.height, profile.min_height, profile.max_height, log2_of(profile.step));
+  std::memset(pix.reserved, 0, sizeof(pix.reserved));
+  v4l2_plane_pix_format& plane = pix.plane_fmt[0];
+  std::memset(plane.reserved, 0, sizeof(plane.reserved));
+  if (capture) {
+    // v4l2_fill_pixfmt_mp() plus the driver's per-macroblock extra data.
+    const uint32_t mbs = ((pix.width + 15) / 16) * ((pix.height + 15) / 16);
+    if (pix.pixelformat == V4L2_PIX_FMT_NV12_32L32) {
+      plane.bytesperline = align_up(pix.width, 32);
+      plane.sizeimage = plane.bytesperline * align_up(pix.height, 32) * 3 / 2;
+    } else {
+      plane.bytesperline = pix.width;
+      plane.sizeimage = pix.width * pix.height * 3 / 2;
+    }
+    plane.sizeimage += profile.capture_extra_per_mb * mbs + profile.capture_extra_fixed;
+  } else {
+    plane.bytesperline = 0;
+    // A zero sizeimage on the coded side means "the maximum frame size".
+    if (plane.sizeimage == 0) plane.sizeimage = pix.width * pix.height * kCodedMaxDepth;
+  }
+  return 0;
+}
+
+void M2mInstance::derive_capture_format() {
+  v4l2_format format{};
+  format.type = capture_.type;
+  format.fmt.pix_mp.pixelformat = capture_.format.pixelformat;
+  try_fmt(format);
+  capture_.format = format.fmt.pix_mp;
+}
+
+int M2mInstance::set_fmt(v4l2_format& format) {
+  const HardwareProfile& profile = device_->profile();
+  if (const int ret = try_fmt(format)) return ret;
+  const v4l2_pix_format_mplane& pix = format.fmt.pix_mp;
+  if (format.type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE) {
+    const bool format_changes = pix.pixelformat != output_.format.pixelformat;
+    if (profile.output_fmt_busy == OutputFmtBusyRule::HantroLenient) {
+      // hantro_set_fmt_out(): a decoder admits resolution changes unless it
+      // streams with another pixel format.
+      if (output_.streaming && format_changes) return -EBUSY;
+    } else {
+      // dev-stateless-decoder.rst / rkvdec_s_output_fmt(): S_FMT(OUTPUT) resets
+      // the CAPTURE format, so it is EBUSY while either queue holds buffers.
+      if (output_.streaming || (!output_.buffers.empty() && format_changes)) return -EBUSY;
+      if (!capture_.buffers.empty()) return -EBUSY;
+    }
+    output_.format = pix;
+    derive_capture_format();
+    return 0;
+  }
+  // rkvdec_s_capture_fmt() / cedrus: EBUSY once CAPTURE has buffers (vb2_is_busy).
+  if (profile.output_fmt_busy == OutputFmtBusyRule::Strict && !capture_.buffers.empty())
+    return -EBUSY;
+  capture_.format = pix;
+  return 0;
+}
+
+int M2mInstance::enum_framesizes(v4l2_frmsizeenum& sizes) const {
+  // vidioc-enum-framesizes.rst: only the coded format has sizes, one stepwise range.
+  const HardwareProfile& profile = device_->profile();
+  if (sizes.index != 0 || sizes.pixel_format != V4L2_PIX_FMT_H264_SLICE) return -EINVAL;
+  sizes.type = V4L2_FRMSIZE_TYPE_STEPWISE;
+  sizes.stepwise = {profile.min_width, profile.max_width, profile.step,
+                    profile.min_height, profile.max_height, profile.step};
+  return 0;
+}
+
+uint32_t M2mInstance::buffer_capabilities(const Queue& queue) const {
+  uint32_t caps = V4L2_BUF_CAP_SUPPORTS_MMAP | V4L2_BUF_CAP_SUPPORTS_ORPHANED_BUFS;
+  if (queue.is_output()) {
+    caps |= V4L2_BUF_CAP_SUPPORTS_REQUESTS;
+    if (device_->profile().hold_capture_buf) caps |= V4L2_BUF_CAP_SUPPORTS_M2M_HOLD_CAPTURE_BUF;
+  }
+  return caps;
+}
+
+int M2mInstance::allocate_buffers(Queue& queue, uint32_t count, uint32_t size) {
+  const std::string name = std::string("emu-") + (queue.is_output() ? "output" : "capture");
+  for (uint32_t i = 0; i < count; ++i) {
+    auto memory = std::make_shared<SharedMemory>();
+    if (!SharedMemory::create(name.c_str(), size, *memory)) return i == 0 ? -ENOMEM : 0;
+    Buffer buffer;
+    buffer.index = static_cast<uint32_t>(queue.buffers.size());
+    buffer.memory = std::move(memory);
+    queue.buffers.push_back(std::move(buffer));
+  }
+  return 0;
+}
+
+// __vb2_queue_cancel(): every buffer goes back to the application; buffers of
+// queued requests complete their request, buffers of idle requests leave it.
+void M2mInstance::cancel_queue(Queue& queue) {
+  for (Buffer& buffer : queue.buffers) {
+    if (buffer.request) {
+      if (buffer.state == BufferState::InRequest) {
+        buffer.request->unbind_buffer(this, buffer.index);
+      } else if (buffer.state == BufferState::Queued || buffer.state == BufferState::Active) {
+        buffer.request->buffer_completed(this, buffer.index, current_controls_);
+      }
+    }
+    buffer.request.reset();
+    buffer.request_fd = -1;
+    buffer.state = BufferState::Dequeued;
+  }
+  queue.ready.clear();
+  queue.done.clear();
+  queue.streaming = false;
+  queue.uses_requests = false;
+  queue.uses_qbuf = false;
+  queue.sequence = 0;
+}
+
+void M2mInstance::free_buffers(Queue& queue) {
+  cancel_queue(queue);
+  queue.buffers.clear();  // mappings and exported fds keep their memory (orphaned)
+}
+
+int M2mInstance::reqbufs(v4l2_requestbuffers& request) {
+  Queue* queue = queue_for(request.type);
+  if (!queue) return -EINVAL;
+  // Only MMAP buffers are emulated (DMABUF import is not).
+  if (request.memory != V4L2_MEMORY_MMAP) return -EINVAL;
+  request.capabilities = buffer_capabilities(*queue);
+  // vidioc-reqbufs.rst: EBUSY while streaming.
+  if (queue->streaming) return -EBUSY;
+  free_buffers(*queue);
+  if (request.count == 0) return 0;
+  const uint32_t count = std::min(request.count, kMaxBuffers);
+  if (const int ret = allocate_buffers(*queue, count, queue->format.plane_fmt[0].sizeimage))
+    return ret;
+  request.count = static_cast<uint32_t>(queue->buffers.size());
+  return 0;
+}
+
+int M2mInstance::create_bufs(v4l2_create_buffers& create) {
+  Queue* queue = queue_for(create.format.type);
+  if (!queue) return -EINVAL;
+  if (create.memory != V4L2_MEMORY_MMAP) return -EINVAL;
+  create.capabilities = buffer_capabilities(*queue);
+  create.index = static_cast<uint32_t>(queue->buffers.size());
+  if (create.count == 0) return 0;
+  const v4l2_pix_format_mplane& pix = create.format.fmt.pix_mp;
+  // vb2_create_bufs(): every plane needs a size; hantro_queue_setup(): not
+  // smaller than the current format's.
+  if (pix.num_planes != 1 || pix.plane_fmt[0].sizeimage == 0) return -EINVAL;
+  if (pix.plane_fmt[0].sizeimage < queue->format.plane_fmt[0].sizeimage) return -EINVAL;
+  const uint32_t room = kMaxBuffers - static_cast<uint32_t>(queue->buffers.size());
+  if (room == 0) return -ENOBUFS;
+  const uint32_t count = std::min(create.count, room);
+  if (const int ret = allocate_buffers(*queue, count, pix.plane_fmt[0].sizeimage)) return ret;
+  create.count = static_cast<uint32_t>(queue->buffers.size()) - create.index;
+  return 0;
+}
+
+void M2mInstance::fill_buffer(const Queue& queue, const Buffer& buffer, v4l2_buffer& out) const {
+  v4l2_plane* planes = out.m.planes;
+  out.index = buffer.index;
+  out.type = queue.type;
+  out.memory = V4L2_MEMORY_MMAP;
+  out.flags = buffer.flags | V4L2_BUF_FLAG_TIMESTAMP_COPY;
+  switch (buffer.state) {
+    case BufferState::Dequeued: break;
+    case BufferState::InRequest: out.flags |= V4L2_BUF_FLAG_IN_REQUEST; break;
+    case BufferState::Queued:
+    case BufferState::Active: out.flags |= V4L2_BUF_FLAG_QUEUED; break;
+    case BufferState::Done: out.flags |= V4L2_BUF_FLAG_DONE; break;
+  }
+  if (buffer.request_fd >= 0) {
+    out.flags |= V4L2_BUF_FLAG_REQUEST_FD;
+    out.request_fd = buffer.request_fd;
+  }
+  out.field = V4L2_FIELD_NONE;
+  out.timestamp = buffer.timestamp;
+  out.sequence = buffer.sequence;
+  out.length = 1;
+  std::memset(&planes[0], 0, sizeof(planes[0]));
+  planes[0].bytesused = buffer.bytesused;
+  planes[0].length = static_cast<uint32_t>(buffer.memory->mapping.size());
+  planes[0].m.mem_offset = static_cast<uint32_t>(
+      (queue.is_output() ? 0 : kCaptureCookieBase) + (static_cast<off_t>(buffer.index) << kCookieShift));
+}
+
+int M2mInstance::querybuf(v4l2_buffer& buffer) {
+  Queue* queue = queue_for(buffer.type);
+  if (!queue || buffer.index >= queue->buffers.size()) return -EINVAL;
+  if (const int ret = verify_planes(buffer)) return ret;
+  fill_buffer(*queue, queue->buffers[buffer.index], buffer);
+  return 0;
+}
+
+int M2mInstance::expbuf(v4l2_exportbuffer& exported) {
+  Queue* queue = queue_for(exported.type);
+  if (!queue || exported.index >= queue->buffers.size() || exported.plane != 0) return -EINVAL;
+  // vb2_core_expbuf(): only O_CLOEXEC and the access mode are accepted.
+  if (exported.flags & ~(O_CLOEXEC | O_ACCMODE)) return -EINVAL;
+  const int source = queue->buffers[exported.index].memory->fd.get();
+  const int fd = static_cast<int>(::syscall(
+      SYS_fcntl, source, (exported.flags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0));
+  if (fd < 0) return -errno;
+  exported.fd = fd;
+  return 0;
+}
+
+int M2mInstance::qbuf(v4l2_buffer& user) {
+  // vb2_queue_or_prepare_buf() + vb2_core_qbuf(), in their order.
+  Queue* queue = queue_for(user.type);
+  if (!queue) return -EINVAL;
+  if (user.memory != V4L2_MEMORY_MMAP) return -EINVAL;
+  if (user.index >= queue->buffers.size()) return -EINVAL;
+  if (const int ret = verify_planes(user)) return ret;
+  Buffer& buffer = queue->buffers[user.index];
+  const bool with_request = user.flags & V4L2_BUF_FLAG_REQUEST_FD;
+  // vidioc-qbuf.rst: a buffer with a request must be dequeued (not queued or in a request).
+  if (with_request && buffer.state != BufferState::Dequeued) return -EINVAL;
+  uint32_t bytesused = 0;
+  if (queue->is_output()) {
+    bytesused = user.m.planes[0].bytesused;
+    const uint32_t length = static_cast<uint32_t>(buffer.memory->mapping.size());
+    // vb2_fill_vb2_v4l2_buffer(): bytesused 0 means the whole buffer (deprecated).
+    if (bytesused == 0) bytesused = length;
+    if (bytesused > length) return -EINVAL;
+  }
+  if (!with_request) {
+    // vidioc-qbuf.rst: EBADR when the queue requires requests (stateless OUTPUT).
+    if (queue->is_output()) return -EBADR;
+    if (queue->uses_requests) return -EBUSY;
+  } else {
+    // vidioc-qbuf.rst: EBADR when the queue does not support requests (CAPTURE);
+    // EBUSY when it already took buffers without a request.
+    if (!queue->is_output()) return -EBADR;
+    if (queue->uses_qbuf) return -EBUSY;
+  }
+  if (with_request) {
+    std::shared_ptr<RequestFile> file =
+        std::dynamic_pointer_cast<RequestFile>(emulator_.fds().find(user.request_fd));
+    // media_request_get_by_fd(): not a request of this media device -> EINVAL.
+    if (!file || &file->request()->device() != device_.get()) return -EINVAL;
+    const std::shared_ptr<Request>& request = file->request();
+    // vidioc-qbuf.rst: EBUSY when the request is queued or completed.
+    if (request->state() != Request::State::Idle) return -EBUSY;
+    queue->uses_requests = true;
+    request->bind_buffer(shared_from_this(), buffer.index);
+    buffer.request = request;
+    buffer.request_fd = user.request_fd;
+    buffer.state = BufferState::InRequest;
+  } else {
+    // vb2_core_qbuf(): only a dequeued buffer can be queued again.
+    if (buffer.state != BufferState::Dequeued) return -EINVAL;
+    queue->uses_qbuf = true;
+    buffer.request_fd = -1;
+    buffer.state = BufferState::Queued;
+    queue->ready.push_back(buffer.index);
+  }
+  buffer.flags = 0;
+  if (queue->is_output()) {
+    buffer.bytesused = bytesused;
+    buffer.timestamp = user.timestamp;  // V4L2_BUF_FLAG_TIMESTAMP_COPY
+  }
+  fill_buffer(*queue, buffer, user);
+  return 0;
+}
+
+void M2mInstance::request_queued(uint32_t output_index) {
+  if (output_index >= output_.buffers.size()) return;
+  Buffer& buffer = output_.buffers[output_index];
+  if (buffer.state != BufferState::InRequest) return;
+  buffer.state = BufferState::Queued;
+  output_.ready.push_back(output_index);
+  update_signal();
+  device_->changed.notify_all();
+}
+
+void M2mInstance::request_unbound(uint32_t output_index) {
+  if (output_index >= output_.buffers.size()) return;
+  Buffer& buffer = output_.buffers[output_index];
+  if (buffer.state != BufferState::InRequest) return;
+  buffer.state = BufferState::Dequeued;
+  buffer.request.reset();
+  buffer.request_fd = -1;
+}
+
+int M2mInstance::dqbuf(int fd, v4l2_buffer& user, std::unique_lock<std::mutex>& lock) {
+  Queue* queue = queue_for(user.type);
+  if (!queue) return -EINVAL;
+  if (user.memory != V4L2_MEMORY_MMAP) return -EINVAL;
+  if (const int ret = verify_planes(user)) return ret;
+  const long status_flags = ::syscall(SYS_fcntl, fd, F_GETFL);
+  const bool nonblocking = status_flags >= 0 && (status_flags & O_NONBLOCK);
+  // __vb2_wait_for_done_vb(): EINVAL when not streaming, EAGAIN when
+  // non-blocking and nothing is done, otherwise sleep until something is.
+  while (true) {
+    if (!queue->streaming || stopping_) return -EINVAL;
+    if (!queue->done.empty()) break;
+    if (nonblocking) return -EAGAIN;
+    device_->changed.wait(lock);
+  }
+  Buffer& buffer = queue->buffers[queue->done.front()];
+  queue->done.pop_front();
+  buffer.state = BufferState::Dequeued;
+  fill_buffer(*queue, buffer, user);
+  buffer.request.reset();
+  buffer.request_fd = -1;
+  return 0;
+}
+
+int M2mInstance::streamon(uint32_t type) {
+  Queue* queue = queue_for(type);
+  if (!queue) return -EINVAL;
+  if (queue->streaming) return 0;
+  // vb2_core_streamon(): no buffers allocated -> EINVAL.
+  if (queue->buffers.empty()) return -EINVAL;
+  queue->streaming = true;
+  return 0;
+}
+
+int M2mInstance::streamoff(uint32_t type) {
+  Queue* queue = queue_for(type);
+  if (!queue) return -EINVAL;
+  // v4l2_m2m_streamoff() -> v4l2_m2m_cancel_job(): wait for the running job.
+  std::unique_lock<std::mutex> relock(device_->mutex, std::adopt_lock);
+  device_->changed.wait(relock, [&] { return !job_running_; });
+  relock.release();
+  cancel_queue(*queue);
+  if (queue->is_output()) backend_reset_pending_ = true;
+  return 0;
+}
+
+int M2mInstance::ext_ctrls(unsigned long command, v4l2_ext_controls& controls) {
+  const ControlTable& table = device_->controls();
+  const bool get = command == VIDIOC_G_EXT_CTRLS;
+  const bool set = command == VIDIOC_S_EXT_CTRLS;
+  if (controls.which == V4L2_CTRL_WHICH_REQUEST_VAL) {
+    // vidioc-g-ext-ctrls.rst: REQUEST_VAL needs a request fd of this media device.
+    if (controls.request_fd < 0) return -EINVAL;
+    std::shared_ptr<RequestFile> file =
+        std::dynamic_pointer_cast<RequestFile>(emulator_.fds().find(controls.request_fd));
+    if (!file || &file->request()->device() != device_.get()) return -EINVAL;
+    Request& request = *file->request();
+    if (get) {
+      // v4l2_g_ext_ctrls_request(): only a completed request can be read (EACCES).
+      if (request.state() != Request::State::Complete) return -EACCES;
+      return table.get_ext_ctrls(controls, request.completed_values());
+    }
+    // media_request_lock_for_update(): a queued or completed request -> EBUSY.
+    if (request.state() != Request::State::Idle) return -EBUSY;
+    ControlValues staged;
+    const int ret = table.try_ext_ctrls(controls, set, validation_context(), staged);
+    if (ret == 0 && set) {
+      ControlValues& target = request.controls_for(serial_);
+      for (auto& [id, value] : staged) target[id] = std::move(value);
+    }
+    return ret;
+  }
+  if (get) return table.get_ext_ctrls(controls, current_controls_);
+  ControlValues staged;
+  const int ret = table.try_ext_ctrls(controls, set, validation_context(), staged);
+  if (ret == 0 && set)
+    for (auto& [id, value] : staged) current_controls_[id] = std::move(value);
+  return ret;
+}
+
+int M2mInstance::legacy_ctrl(unsigned long command, v4l2_control& control) {
+  const ControlDef* def = device_->controls().find(control.id);
+  // v4l2_g_ctrl()/v4l2_s_ctrl(): only integer-like controls.
+  if (!def || def->is_compound() || def->type == V4L2_CTRL_TYPE_CTRL_CLASS) return -EINVAL;
+  v4l2_ext_control ext{};
+  ext.id = control.id;
+  ext.value = control.value;
+  v4l2_ext_controls controls{};
+  controls.which = V4L2_CTRL_WHICH_CUR_VAL;
+  controls.count = 1;
+  controls.controls = &ext;
+  const int ret = ext_ctrls(command == VIDIOC_G_CTRL ? VIDIOC_G_EXT_CTRLS : VIDIOC_S_EXT_CTRLS,
+                            controls);
+  control.value = ext.value;
+  return ret;
+}
+
+int M2mInstance::poll_events(short requested) {
+  std::lock_guard lock(device_->mutex);
+  // v4l2_m2m_poll() / v4l2_m2m_poll_for_data().
+  if (!(requested & (POLLOUT | POLLWRNORM | POLLIN | POLLRDNORM))) return 0;
+  if ((!output_.streaming || !output_.has_queued_buffers()) &&
+      (!capture_.streaming || !capture_.has_queued_buffers()))
+    return POLLERR;
+  int events = 0;
+  if (!output_.done.empty()) events |= POLLOUT | POLLWRNORM;
+  if (!capture_.done.empty()) events |= POLLIN | POLLRDNORM;
+  return events;
+}
+
+// Keeps the client's socket readable exactly while poll would report
+// something, so poll()/epoll on the bare fd wake when the model changes.
+void M2mInstance::update_signal() {
+  const bool idle = (!output_.streaming || !output_.has_queued_buffers()) &&
+                    (!capture_.streaming || !capture_.has_queued_buffers());
+  const bool want = idle || !output_.done.empty() || !capture_.done.empty();
+  if (want && !signalled_) {
+    const char byte = 1;
+    signalled_ = ::send(signal_sender_.get(), &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1;
+  } else if (!want && signalled_) {
+    char byte = 0;
+    ::recv(client_end_.get(), &byte, 1, MSG_DONTWAIT);
+    signalled_ = false;
+  }
+}
+
+void* M2mInstance::mmap(void* addr, size_t length, int prot, int flags, off_t offset) {
+  std::lock_guard lock(device_->mutex);
+  Queue& queue = offset >= kCaptureCookieBase ? capture_ : output_;
+  const off_t local = offset >= kCaptureCookieBase ? offset - kCaptureCookieBase : offset;
+  const size_t index = static_cast<size_t>(local >> kCookieShift);
+  // vb2_mmap(): the offset must name a buffer, the mapping must be shared and fit.
+  if ((local & ((off_t{1} << kCookieShift) - 1)) != 0 || index >= queue.buffers.size() ||
+      !(flags & MAP_SHARED) || length == 0 || length > queue.buffers[index].memory->mapping.size()) {
+    errno = EINVAL;
+    return MAP_FAILED;
+  }
+  const long result = ::syscall(SYS_mmap, addr, length, prot, flags,
+                                queue.buffers[index].memory->fd.get(), 0);
+  if (result < 0 && result > -4096) {
+    errno = static_cast<int>(-result);
+    return MAP_FAILED;
+  }
+  return reinterpret_cast<void*>(result);
+}
+
+bool M2mInstance::job_ready() const {
+  // v4l2_m2m_try_schedule(): both queues streaming, a buffer ready on each.
+  return !job_running_ && output_.streaming && capture_.streaming && !output_.ready.empty() &&
+         !capture_.ready.empty();
+}
+
+M2mInstance::Job M2mInstance::start_job() {
+  Job job{};
+  job.output_index = output_.ready.front();
+  output_.ready.pop_front();
+  job.capture_index = capture_.ready.front();
+  capture_.ready.pop_front();
+  Buffer& out = output_.buffers[job.output_index];
+  Buffer& cap = capture_.buffers[job.capture_index];
+  out.state = cap.state = BufferState::Active;
+  job_running_ = true;
+  // v4l2_ctrl_request_setup(): the request's controls become current values.
+  if (out.request)
+    if (const ControlValues* values = out.request->controls_of(serial_))
+      for (const auto& [id, value] : *values) current_controls_[id] = value;
+  const ControlValues& values = current_controls_;
+  if (auto* sps = payload_of<v4l2_ctrl_h264_sps>(values, V4L2_CID_STATELESS_H264_SPS))
+    job.controls.sps = *sps;
+  if (auto* pps = payload_of<v4l2_ctrl_h264_pps>(values, V4L2_CID_STATELESS_H264_PPS))
+    job.controls.pps = *pps;
+  if (auto* matrix = payload_of<v4l2_ctrl_h264_scaling_matrix>(
+          values, V4L2_CID_STATELESS_H264_SCALING_MATRIX))
+    job.controls.scaling_matrix = *matrix;
+  if (auto* params = payload_of<v4l2_ctrl_h264_decode_params>(
+          values, V4L2_CID_STATELESS_H264_DECODE_PARAMS))
+    job.controls.decode_params = *params;
+  if (device_->profile().slice_controls) {
+    if (auto* slice = payload_of<v4l2_ctrl_h264_slice_params>(
+            values, V4L2_CID_STATELESS_H264_SLICE_PARAMS))
+      job.controls.slice_params = *slice;
+    if (auto* weights = payload_of<v4l2_ctrl_h264_pred_weights>(
+            values, V4L2_CID_STATELESS_H264_PRED_WEIGHTS))
+      job.controls.pred_weights = *weights;
+  }
+  std::vector<PictureInfo> pictures;
+  for (const Buffer& buffer : capture_.buffers) pictures.push_back(buffer.picture);
+  job.dpb_problems = check_dpb(job.controls.decode_params, pictures, job.capture_index,
+                               to_ns(out.timestamp));
+  job.output_memory = out.memory;
+  job.capture_memory = cap.memory;
+  job.output_bytes = out.bytesused;
+  job.capture_format = capture_.format;
+  return job;
+}
+
+void M2mInstance::finish_job(Job& job, const DecodeResult& result) {
+  Buffer& out = output_.buffers[job.output_index];
+  Buffer& cap = capture_.buffers[job.capture_index];
+  const bool failed = !result.ok || !job.dpb_problems.empty();
+  // v4l2_m2m_buf_copy_metadata(): the CAPTURE buffer takes the OUTPUT timestamp.
+  cap.timestamp = out.timestamp;
+  cap.picture = picture_after_decode(cap.picture, to_ns(out.timestamp), job.controls.decode_params);
+  cap.bytesused = capture_.format.plane_fmt[0].sizeimage;
+  // v4l2_m2m_buf_done_and_job_finish(): both buffers share the job's state.
+  out.flags = cap.flags = failed ? V4L2_BUF_FLAG_ERROR : 0;
+  out.sequence = output_.sequence++;
+  cap.sequence = capture_.sequence++;
+  out.state = cap.state = BufferState::Done;
+  output_.done.push_back(job.output_index);
+  capture_.done.push_back(job.capture_index);
+
+  Counters& counters = emulator_.counters();
+  if (failed) counters.error();
+  else counters.frame_decoded();
+  if (!job.dpb_problems.empty()) counters.dpb_mismatch();
+  for (const std::string& problem : job.dpb_problems)
+    emulator_.log("video%u: DPB mismatch (CAPTURE buffer %u flagged ERROR): %s", device_->index(),
+                  job.capture_index, problem.c_str());
+  if (!result.ok)
+    emulator_.log("video%u: decode failed (CAPTURE buffer %u flagged ERROR): %s", device_->index(),
+                  job.capture_index, result.error.c_str());
+  if (!emulator_.config().record_path.empty())
+    emulator_.record(record_json(device_->index(), to_ns(out.timestamp), job.controls,
+                                 result.ok, job.dpb_problems.size()));
+  if (out.request) out.request->buffer_completed(this, out.index, current_controls_);
+  job_running_ = false;
+  update_signal();
+  device_->changed.notify_all();
+}
+
+void M2mInstance::worker_main() {
+  DecodeMode backend_mode = DecodeMode::FrameBased;
+  StartCode backend_start_code = StartCode::AnnexB;
+  std::unique_lock lock(device_->mutex);
+  while (true) {
+    device_->changed.wait(lock, [&] { return stopping_ || job_ready(); });
+    if (stopping_) break;
+    Job job = start_job();
+    const bool reset = std::exchange(backend_reset_pending_, false);
+    const DecodeMode mode =
+        current_controls_[V4L2_CID_STATELESS_H264_DECODE_MODE].integer ==
+                V4L2_STATELESS_H264_DECODE_MODE_SLICE_BASED
+            ? DecodeMode::SliceBased
+            : DecodeMode::FrameBased;
+    const StartCode start_code =
+        current_controls_[V4L2_CID_STATELESS_H264_START_CODE].integer ==
+                V4L2_STATELESS_H264_START_CODE_ANNEX_B
+            ? StartCode::AnnexB
+            : StartCode::None;
+    const unsigned decode_us = emulator_.config().decode_us;
+    lock.unlock();
+
+    if (decode_us) std::this_thread::sleep_for(std::chrono::microseconds(decode_us));
+    if (!backend_ || mode != backend_mode || start_code != backend_start_code) {
+      backend_ = emulator_.make_backend(mode, start_code);
+      backend_mode = mode;
+      backend_start_code = start_code;
+    } else if (reset) {
+      backend_->reset();
+    }
+    DecodeResult result;
+    const v4l2_pix_format_mplane& format = job.capture_format;
+    const v4l2_ctrl_h264_sps& sps = job.controls.sps;
+    const uint32_t sps_width = (sps.pic_width_in_mbs_minus1 + 1u) * 16u;
+    const uint32_t sps_height = (sps.pic_height_in_map_units_minus1 + 1u) * 16u *
+                                ((sps.flags & V4L2_H264_SPS_FLAG_FRAME_MBS_ONLY) ? 1u : 2u);
+    if (!backend_) {
+      result.error = "the emulator was built without a decoding backend";
+    } else if (job.capture_memory->mapping.size() < format.plane_fmt[0].sizeimage) {
+      result.error = "CAPTURE buffer smaller than the CAPTURE format";
+    } else if (sps_width > format.width || sps_height > format.height) {
+      result.error = "SPS picture " + std::to_string(sps_width) + "x" + std::to_string(sps_height) +
+                     " larger than the CAPTURE format " + std::to_string(format.width) + "x" +
+                     std::to_string(format.height);
+    } else {
+      CaptureTarget target;
+      target.data = job.capture_memory->mapping.data();
+      target.size = job.capture_memory->mapping.size();
+      target.width = format.width;
+      target.height = format.height;
+      target.bytesperline = format.plane_fmt[0].bytesperline;
+      target.layout = format.pixelformat == V4L2_PIX_FMT_NV12_32L32 ? CaptureLayout::NV12_32L32
+                                                                     : CaptureLayout::NV12;
+      target.chroma_offset =
+          static_cast<size_t>(target.bytesperline) *
+          (target.layout == CaptureLayout::NV12_32L32 ? align_up(format.height, 32) : format.height);
+      result = backend_->decode(job.controls, job.output_memory->mapping.data(),
+                                std::min<size_t>(job.output_bytes, job.output_memory->mapping.size()),
+                                target);
+    }
+
+    lock.lock();
+    finish_job(job, result);
+  }
+}
+
+}  // namespace emu

@@ -1,0 +1,150 @@
+// One open of /dev/videoN: a V4L2 m2m stateless decoder instance (its OUTPUT
+// and CAPTURE queues, its controls, its worker thread that runs decode jobs in
+// order). The rules are those of vb2 (videobuf2-core.c, videobuf2-v4l2.c),
+// v4l2-mem2mem.c and the modelled driver.
+#pragma once
+
+#include <linux/videodev2.h>
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "controls.h"
+#include "dpb_check.h"
+#include "fd_table.h"
+#include "h264_backend.h"
+#include "media_device.h"
+#include "unique_fd.h"
+
+namespace emu {
+
+class Request;
+
+class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
+ public:
+  // Creates the instance and the client's fd (returned in client_fd).
+  static std::shared_ptr<M2mInstance> create(std::shared_ptr<EmulatedDevice> device, int open_flags,
+                                             int& client_fd, int& error);
+  ~M2mInstance();
+
+  int ioctl(int fd, unsigned long request, void* arg);
+  int poll_events(short requested);
+  void* mmap(void* addr, size_t length, int prot, int flags, off_t offset);
+  uint64_t serial() const { return serial_; }
+  EmulatedDevice& device() { return *device_; }
+
+  // Called by Request with the device mutex held.
+  void request_queued(uint32_t output_index);
+  void request_unbound(uint32_t output_index);
+
+ private:
+  enum class BufferState { Dequeued, InRequest, Queued, Active, Done };
+  struct Buffer {
+    uint32_t index = 0;
+    std::shared_ptr<SharedMemory> memory;  // shared with a running job
+    BufferState state = BufferState::Dequeued;
+    uint32_t bytesused = 0;
+    uint32_t flags = 0;  // V4L2_BUF_FLAG_ERROR etc. of the last completion
+    timeval timestamp{};
+    uint32_t sequence = 0;
+    std::shared_ptr<Request> request;  // while bound to a request (OUTPUT)
+    int request_fd = -1;
+    PictureInfo picture;  // CAPTURE: what was last decoded into it
+  };
+  struct Queue {
+    uint32_t type = 0;
+    v4l2_pix_format_mplane format{};
+    std::vector<Buffer> buffers;
+    bool streaming = false;
+    bool uses_requests = false;  // vb2 uses_requests / uses_qbuf
+    bool uses_qbuf = false;
+    std::deque<uint32_t> ready;  // queued to the driver, waiting for a job
+    std::deque<uint32_t> done;   // completed, waiting for DQBUF
+    uint32_t sequence = 0;
+    bool is_output() const { return type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE; }
+    bool has_queued_buffers() const;
+  };
+  struct Job {
+    uint32_t output_index, capture_index;
+    std::shared_ptr<SharedMemory> output_memory, capture_memory;
+    uint32_t output_bytes;
+    H264RequestControls controls;
+    v4l2_pix_format_mplane capture_format;
+    std::vector<std::string> dpb_problems;
+    uint64_t generation;
+  };
+
+  M2mInstance(std::shared_ptr<EmulatedDevice> device, UniqueFd signal_sender, UniqueFd client_end);
+  Queue* queue_for(uint32_t type);
+  static uint64_t to_ns(const timeval& tv);
+
+  // ioctl handlers; all run with device_->mutex held.
+  int querycap(v4l2_capability& cap) const;
+  int enum_fmt(v4l2_fmtdesc& desc) const;
+  int get_fmt(v4l2_format& format);
+  int try_fmt(v4l2_format& format) const;
+  int set_fmt(v4l2_format& format);
+  int enum_framesizes(v4l2_frmsizeenum& sizes) const;
+  int reqbufs(v4l2_requestbuffers& request);
+  int create_bufs(v4l2_create_buffers& create);
+  int querybuf(v4l2_buffer& buffer);
+  int expbuf(v4l2_exportbuffer& exported);
+  int qbuf(v4l2_buffer& buffer);
+  int dqbuf(int fd, v4l2_buffer& buffer, std::unique_lock<std::mutex>& lock);
+  int streamon(uint32_t type);
+  int streamoff(uint32_t type);
+  int ext_ctrls(unsigned long request, v4l2_ext_controls& controls);
+  int legacy_ctrl(unsigned long request, v4l2_control& control);
+
+  uint32_t buffer_capabilities(const Queue& queue) const;
+  void fill_buffer(const Queue& queue, const Buffer& buffer, v4l2_buffer& out) const;
+  int allocate_buffers(Queue& queue, uint32_t count, uint32_t size);
+  void free_buffers(Queue& queue);
+  void cancel_queue(Queue& queue);
+  void derive_capture_format();
+  ValidationContext validation_context() const;
+  void update_signal();
+  void update_backend_config();
+
+  void worker_main();
+  bool job_ready() const;
+  Job start_job();
+  void finish_job(Job& job, const DecodeResult& result);
+
+  std::shared_ptr<EmulatedDevice> device_;
+  Emulator& emulator_;
+  const uint64_t serial_;
+  Queue output_, capture_;
+  ControlValues current_controls_;
+  UniqueFd signal_sender_;  // writing here makes the client's fd readable
+  UniqueFd client_end_;     // dup of the client's end, to drain that byte
+  bool signalled_ = false;
+
+  std::unique_ptr<H264Backend> backend_;  // used by the worker only
+  bool backend_reset_pending_ = false;
+  uint64_t generation_ = 0;               // bumped when a running job is cancelled
+  bool job_running_ = false;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+class VideoFile : public EmulatedFile {
+ public:
+  explicit VideoFile(std::shared_ptr<M2mInstance> instance) : instance_(std::move(instance)) {}
+  int ioctl(int fd, unsigned long request, void* arg) override {
+    return instance_->ioctl(fd, request, arg);
+  }
+  dev_t rdev() const override;
+  int poll_events(short requested) override { return instance_->poll_events(requested); }
+  void* mmap(void* addr, size_t length, int prot, int flags, off_t offset) override {
+    return instance_->mmap(addr, length, prot, flags, offset);
+  }
+
+ private:
+  std::shared_ptr<M2mInstance> instance_;
+};
+
+}  // namespace emu
