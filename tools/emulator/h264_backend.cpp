@@ -24,9 +24,13 @@
 //  - the controls can be expressed as a parameter set and the picture fits
 //    the emulated CAPTURE format (8-bit 4:2:0 or 4:0:0) and buffer;
 //  - libavcodec's verdict: AV_EF_EXPLODE makes slice errors fail the packet,
-//    the picture's decode_error_flags report concealment (missing macroblocks
-//    of a frame picture) and slice errors, and a request that starts no
-//    picture and continues none is an error.
+//    and a request that starts no picture and continues none is an error. In
+//    frame-based mode the picture's decode_error_flags also report
+//    concealment, i.e. macroblocks of a frame picture no slice covered. Not
+//    detected: a missing slice of a field picture (libavcodec runs no error
+//    resilience on fields) and a missing slice in slice-based mode (error
+//    resilience is off there: it would conceal the rows later requests
+//    decode); such a picture keeps whatever the buffer held, like hardware.
 //
 // Output: the picture decoded by THIS request, in decode order, taken from
 // the buffer libavcodec was given for it through our get_buffer2 (the
