@@ -191,6 +191,17 @@ TEST_F(DeviceTest, ClosedFdNumberReusedByARealFileIsNotEmulated) {
   ::close(real);
 }
 
+// v4l-utils classifies a node by /sys/dev/char/MAJ:MIN/uevent (read with fopen).
+TEST_F(DeviceTest, SysfsUeventNamesTheNode) {
+  FILE* uevent = std::fopen("/sys/dev/char/81:0/uevent", "r");
+  ASSERT_NE(uevent, nullptr);
+  char text[128] = {};
+  const size_t length = std::fread(text, 1, sizeof(text) - 1, uevent);
+  std::fclose(uevent);
+  EXPECT_EQ(std::string(text, length), "MAJOR=81\nMINOR=0\nDEVNAME=video0\n");
+  EXPECT_EQ(std::fopen("/sys/dev/char/81:7/uevent", "r"), nullptr);  // no such device
+}
+
 TEST_F(DeviceTest, DeviceListCreatesNumberedNodes) {
   configure({"hantro", "rkvdec"});
   const int video1 = open_node("/dev/video1");

@@ -217,6 +217,25 @@ std::optional<struct stat> Emulator::stat_path(const char* path) {
   return std::nullopt;
 }
 
+std::optional<std::string> Emulator::sysfs_text(const char* path) {
+  if (!path) return std::nullopt;
+  unsigned major_number = 0, minor_number = 0;
+  char tail[16] = {};
+  if (std::sscanf(path, "/sys/dev/char/%u:%u/%15s", &major_number, &minor_number, tail) != 3 ||
+      std::string_view(tail) != "uevent")
+    return std::nullopt;
+  std::string name;
+  if (major_number == kDrmMajor && minor_number == kRenderMinor) {
+    name = "dri/renderD128";
+  } else if (device_for_minor(major_number, minor_number)) {
+    name = (major_number == kVideoMajor ? "video" : "media") + std::to_string(minor_number);
+  } else {
+    return std::nullopt;
+  }
+  return "MAJOR=" + std::to_string(major_number) + "\nMINOR=" + std::to_string(minor_number) +
+         "\nDEVNAME=" + name + "\n";
+}
+
 bool Emulator::patch_fstat(int fd, struct stat& st) {
   std::shared_ptr<EmulatedFile> file = fds_.find(fd);
   if (!file || file->rdev() == 0) return false;

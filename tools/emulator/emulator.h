@@ -58,6 +58,9 @@ class Emulator {
   std::optional<int> open_path(const char* path, int flags);
   // stat() of an emulated path (device nodes, the sysfs drm directory).
   std::optional<struct stat> stat_path(const char* path);
+  // Content of a sysfs text file describing an emulated node (the
+  // /sys/dev/char/MAJ:MIN/uevent that v4l-utils reads to classify a node).
+  std::optional<std::string> sysfs_text(const char* path);
   // fstat() of an emulated fd: the backing fd's stat made into a char device.
   bool patch_fstat(int fd, struct stat& st);
 

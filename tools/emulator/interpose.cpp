@@ -15,8 +15,12 @@
 #include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <string>
 
 #include <algorithm>
 #include <cerrno>
@@ -311,9 +315,45 @@ void* do_mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offs
   return fn(addr, length, prot, flags, fd, offset);
 }
 
+// A read-only stream over `text` (a memfd, so it lives as long as the FILE).
+FILE* text_stream(const std::string& text) {
+  const int fd = static_cast<int>(::syscall(SYS_memfd_create, "emu-sysfs", MFD_CLOEXEC));
+  if (fd < 0) return nullptr;
+  if (::syscall(SYS_write, fd, text.data(), text.size()) != static_cast<long>(text.size()) ||
+      ::syscall(SYS_lseek, fd, 0, SEEK_SET) != 0) {
+    ::syscall(SYS_close, fd);
+    return nullptr;
+  }
+  FILE* stream = ::fdopen(fd, "r");
+  if (!stream) ::syscall(SYS_close, fd);
+  return stream;
+}
+
+FILE* do_fopen(const char* path, const char* mode, const char* real_name) {
+  if (mode && mode[0] == 'r')
+    if (auto text = Emulator::instance().sysfs_text(path)) return text_stream(*text);
+  using FopenFn = FILE* (*)(const char*, const char*);
+  static FopenFn fopen_fn = nullptr, fopen64_fn = nullptr;
+  FopenFn& fn = std::strcmp(real_name, "fopen64") == 0 ? fopen64_fn : fopen_fn;
+  if (!fn) fn = next_symbol<FopenFn>(real_name);
+  if (!fn) {
+    errno = ENOSYS;
+    return nullptr;
+  }
+  return fn(path, mode);
+}
+
 }  // namespace
 
 extern "C" {
+
+// ---- fopen (sysfs uevent files of the emulated nodes) --------------------
+__attribute__((visibility("default"))) FILE* fopen(const char* path, const char* mode) {
+  return do_fopen(path, mode, "fopen");
+}
+__attribute__((visibility("default"))) FILE* fopen64(const char* path, const char* mode) {
+  return do_fopen(path, mode, "fopen64");
+}
 
 // ---- open ---------------------------------------------------------------
 __attribute__((visibility("default"))) int open(const char* path, int flags, ...) {
