@@ -54,7 +54,21 @@ SliceGroupFields slice_group_fields(const VAPictureParameterBufferH264& pic) {
 // motion vector storage only for profile_idc > 66).
 struct ToolUse {
   bool b_slices = false;
+  bool custom_scaling = false;  // an IQ matrix that is not flat 16
 };
+
+// True when the client's IQ matrix differs from Flat_4x4_16 / Flat_8x8_16
+// (7.4.2.1.1), i.e. only High profiles can have signalled it.
+bool is_custom_scaling(const VAIQMatrixBufferH264* iq) {
+  if (!iq) return false;
+  for (const auto& list : iq->ScalingList4x4)
+    for (uint8_t v : list)
+      if (v != 16) return true;
+  for (const auto& list : iq->ScalingList8x8)
+    for (uint8_t v : list)
+      if (v != 16) return true;
+  return false;
+}
 
 // VA-API has no profile_idc: derive it from the context's VAProfile, raised
 // to the lowest profile that allows the tools this picture uses (A.2).
@@ -88,7 +102,8 @@ uint8_t derive_profile_idc(VAProfile profile, const VAPictureParameterBufferH264
        pps.weighted_bipred_idc != 0))
     profile_idc = kProfileMain;
   // The multiview/stereo profiles are High-based and already allow 8x8.
-  if (profile_idc < kProfileHigh && (pps.transform_8x8_mode_flag || seq.chroma_format_idc != 1))
+  if (profile_idc < kProfileHigh &&
+      (pps.transform_8x8_mode_flag || seq.chroma_format_idc != 1 || tools.custom_scaling))
     profile_idc = kProfileHigh;
   // v4l2-ctrls-core.c rejects chroma 4:2:2 below profile_idc 122 and 4:4:4
   // below 244; high bit depths need High 10 or above.
@@ -464,9 +479,14 @@ VAStatus translate_picture(const VAPictureParameterBufferH264& pic, const VAIQMa
     if (header.slice_type == kSliceB) defaults.l1_minus1 = header.num_ref_idx_l1_active_minus1;
   }
 
+  tools.custom_scaling = is_custom_scaling(iq);
   VAStatus status = fill_sps(pic, state.profile(), tools, out.sps, error);
   if (status != VA_STATUS_SUCCESS) return status;
-  status = fill_pps(pic, iq != nullptr, first.pic_parameter_set_id, defaults, out.pps, error);
+  // Clients send an IQ matrix for every picture (flat for Baseline/Main). A
+  // scaling matrix exists only in High profiles (7.3.2.2): below them the
+  // flat default applies and the PPS must not claim one.
+  const bool scaling_present = iq != nullptr && (tools.custom_scaling || out.sps.profile_idc >= kProfileHigh);
+  status = fill_pps(pic, scaling_present, first.pic_parameter_set_id, defaults, out.pps, error);
   if (status != VA_STATUS_SUCCESS) return status;
   fill_scaling_matrix(iq, out.scaling_matrix);
 

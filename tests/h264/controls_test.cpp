@@ -401,6 +401,35 @@ TEST(Translate, ScalingMatrixOrder) {
     for (uint8_t value : list) EXPECT_EQ(value, 16);
 }
 
+// Clients send a flat IQ matrix with every picture, Baseline included. Only
+// High profiles can carry a scaling matrix (7.3.2.2), so below High the PPS
+// must not claim one; a custom matrix raises profile_idc to High instead.
+TEST(Translate, FlatScalingMatrixBelowHighIsNotPresent) {
+  PictureInput input;
+  SliceSpec spec;
+  spec.slice_type = kSliceI;
+  input.add_slice(spec);
+  VAIQMatrixBufferH264 flat{};
+  std::memset(&flat, 16, sizeof(flat));
+  StreamState baseline(VAProfileH264ConstrainedBaseline);
+  PictureControls out;
+  std::string error;
+  ASSERT_EQ(translate(input, baseline, out, error, &flat), VA_STATUS_SUCCESS) << error;
+  EXPECT_EQ(out.sps.profile_idc, 66);
+  EXPECT_FALSE(out.pps.flags & V4L2_H264_PPS_FLAG_SCALING_MATRIX_PRESENT);
+
+  StreamState high(VAProfileH264High);
+  ASSERT_EQ(translate(input, high, out, error, &flat), VA_STATUS_SUCCESS) << error;
+  EXPECT_TRUE(out.pps.flags & V4L2_H264_PPS_FLAG_SCALING_MATRIX_PRESENT);
+
+  VAIQMatrixBufferH264 custom = flat;
+  custom.ScalingList4x4[0][0] = 6;
+  StreamState main_profile(VAProfileH264Main);
+  ASSERT_EQ(translate(input, main_profile, out, error, &custom), VA_STATUS_SUCCESS) << error;
+  EXPECT_EQ(out.sps.profile_idc, 100);
+  EXPECT_TRUE(out.pps.flags & V4L2_H264_PPS_FLAG_SCALING_MATRIX_PRESENT);
+}
+
 TEST(Translate, DpbFromReferenceFrames) {
   PictureInput input;
   auto& refs = input.pic.ReferenceFrames;
