@@ -157,7 +157,8 @@ class CountersTest(unittest.TestCase):
             totals = counters.sum_counter_lines(counter_line(
                 frames_decoded=frames_decoded, errors=errors, profile=profile))
             return counters.hardware_decode_failure(totals, output_frames, "hantro")
-        self.assertIn("no frames", failure(0))
+        self.assertIn("software fallback", failure(0))
+        self.assertIn("3 errors", failure(0, errors=3))
         self.assertIn("partial", failure(9))
         self.assertIn("errors", failure(10, errors=1))
         self.assertIn("profile", failure(10, profile="cedrus"))

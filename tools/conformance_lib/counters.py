@@ -92,6 +92,9 @@ def hardware_decode_failure(totals: CounterTotals, output_frames: int,
         return ("no emulator counters were written: the emulated decoder was not "
                 "loaded or the process crashed")
     if totals.frames_decoded == 0:
+        if totals.errors:
+            return (f"the emulated decoder decoded no frames and counted "
+                    f"{totals.errors} errors")
         return "the emulated decoder decoded no frames (software fallback?)"
     if totals.frames_decoded < output_frames:
         return (f"the emulated decoder decoded {totals.frames_decoded} pictures for "
