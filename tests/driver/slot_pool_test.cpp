@@ -165,7 +165,8 @@ TEST_F(SlotPoolTest, DeviceErrorsReachTheCompletion) {
 
 TEST_F(SlotPoolTest, RejectedControlsGiveTheSlotBackAndAreLogged) {
   start(1);
-  controls.sps.chroma_format_idc = 7;  // out of range: the kernel rejects it (EINVAL)
+  // Out of range (7.4.2.1.1): v4l2-ctrls-core.c rejects it with EINVAL.
+  controls.sps.log2_max_frame_num_minus4 = 13;
   uint64_t seq = 0;
   EXPECT_NE(submit(0, 1000, seq), VA_STATUS_SUCCESS);
   EXPECT_EQ(pool->slot(0).state(), RequestSlot::State::Free);
