@@ -21,9 +21,11 @@ class Checker:
         self.args = args
         self.failures: list[str] = []
 
-    def run(self, devices: str, udev: str, command: list[str], extra_env=None) -> subprocess.CompletedProcess:
+    def run(self, devices: str, udev: str, command: list[str], extra_env=None,
+            variants: str = "") -> subprocess.CompletedProcess:
         setenv = [f"--setenv={name}={value}" for name, value in (extra_env or {}).items()]
         argv = [sys.executable, self.args.runner, "--emulator", self.args.emulator,
+                "--filter", self.args.filter, f"--variants={variants}",
                 "--devices", devices, "--udev", udev, *setenv, "--", *command]
         return subprocess.run(argv, capture_output=True, text=True, timeout=50, check=False)
 
@@ -68,6 +70,15 @@ def check_probe(c: Checker) -> None:
     c.expect(sandbox.returncode == 0 and "decoders found through /dev/media* scan" in sandbox.stdout,
              "probe finds decoders by scanning /dev when udev lists none", sandbox.stdout)
 
+    codecs = c.run("hantro,rkvdec", "media+video", [probe], variants="video0=no-h264")
+    c.expect(codecs.returncode == 0 and "NOT USED: /dev/video0 (hantro-vpu) rejected: OUTPUT queue does not offer "
+             "H264_SLICE" in codecs.stdout and "MG2S MPEG-2 Parsed Slice Data" in codecs.stdout,
+             "probe says why a decoder for another codec is not used, and lists its formats", codecs.stdout)
+
+    no_requests = c.run("hantro", "media+video", [probe], variants="video0=no-requests")
+    c.expect(no_requests.returncode == 1 and "OUTPUT queue takes requests: no" in no_requests.stdout,
+             "probe says when the OUTPUT queue takes no requests", no_requests.stdout)
+
     override = c.run("hantro,rkvdec", "media+video", [probe],
                      {"LIBVA_V4L2_REQUEST_VIDEO_PATH": "/dev/video1"})
     c.expect(override.returncode == 0 and "[1] /dev/video1 on /dev/media1 (rkvdec)" in override.stdout
@@ -77,26 +88,37 @@ def check_probe(c: Checker) -> None:
 VAINFO_LINE = re.compile(r"^\s*(VAProfile\w+)\s*:\s*VAEntrypointVLD\s*$", re.M)
 
 
-def vainfo_profiles(c: Checker, devices: str) -> tuple[set[str], subprocess.CompletedProcess]:
+def vainfo_profiles(c: Checker, devices: str, variants: str = "") -> tuple[set[str], subprocess.CompletedProcess]:
     env = {"LIBVA_DRIVERS_PATH": c.args.drivers_path, "LIBVA_DRIVER_NAME": "v4l2_request"}
     result = c.run(devices, "media+video" if devices != "none" else "none",
-                   ["vainfo", "--display", "drm", "--device", "/dev/dri/renderD128"], env)
+                   ["vainfo", "--display", "drm", "--device", "/dev/dri/renderD128"], env, variants)
     return set(VAINFO_LINE.findall(result.stdout)), result
 
 
-def probe_profiles(c: Checker, devices: str) -> set[str]:
-    result = c.run(devices, "media+video", [c.args.probe])
+def probe_profiles(c: Checker, devices: str, variants: str = "") -> set[str]:
+    result = c.run(devices, "media+video", [c.args.probe], variants=variants)
     summary = next((line for line in result.stdout.splitlines() if line.startswith("summary:")), "")
     return {"VAProfile" + name for name in re.findall(r" (H264\w+) \(up to", summary)}
 
 
+ALL_H264 = {"VAProfileH264ConstrainedBaseline", "VAProfileH264Main", "VAProfileH264High"}
+NO_HIGH = {"VAProfileH264ConstrainedBaseline", "VAProfileH264Main"}
+
+
 def check_vainfo(c: Checker) -> None:
-    for devices in ("hantro", "cedrus", "hantro,rkvdec"):
-        expected = probe_profiles(c, devices)
-        listed, result = vainfo_profiles(c, devices)
-        c.expect(bool(expected), f"probe reports profiles for {devices}")
-        c.expect(listed == expected, f"vainfo lists exactly the device's profiles for {devices}: "
-                 f"vainfo {sorted(listed)} probe {sorted(expected)}", result.stdout + result.stderr)
+    # (devices, filter variants, the profiles the emulated devices offer)
+    cases = [("hantro", "", ALL_H264), ("cedrus", "", ALL_H264), ("hantro,rkvdec", "", ALL_H264),
+             ("hantro", "video0=max-profile-main", NO_HIGH),
+             ("hantro,rkvdec", "video0=max-profile-main", ALL_H264),
+             ("hantro,rkvdec", "video0=max-profile-main;video1=no-h264", NO_HIGH),
+             ("rkvdec,hantro", "video0=no-h264;video1=max-profile-main", NO_HIGH)]
+    for devices, variants, offered in cases:
+        what = f"{devices} {variants}".strip()
+        expected = probe_profiles(c, devices, variants)
+        listed, result = vainfo_profiles(c, devices, variants)
+        c.expect(expected == offered, f"probe reports the offered profiles for {what}: {sorted(expected)}")
+        c.expect(listed == offered, f"vainfo lists exactly the offered profiles for {what}: {sorted(listed)}",
+                 result.stdout + result.stderr)
     listed, result = vainfo_profiles(c, "none")
     c.expect(not listed and result.returncode != 0, "vainfo fails cleanly without a decoder",
              result.stdout + result.stderr)
@@ -106,6 +128,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runner", required=True)
     parser.add_argument("--emulator", required=True)
+    parser.add_argument("--filter", required=True)
     parser.add_argument("--probe", required=True)
     sub = parser.add_subparsers(dest="check", required=True)
     sub.add_parser("probe")

@@ -269,6 +269,96 @@ TEST(ReversedOrder, OrderFollowsMediaNodeNumbers) {
   EXPECT_EQ(choose_decoder(decoders, VAProfileH264Main, 1920, 1080, log), &decoders[0]);
 }
 
+// ---- different codecs: media0's decoder offers MPEG-2 only (filter) ----
+
+const DecoderCandidate* candidate_for(const DiscoveryReport& report, const std::string& video) {
+  for (const auto& c : report.candidates)
+    if (c.video_path == video) return &c;
+  return nullptr;
+}
+
+TEST(DifferentCodecs, DecoderWithoutH264IsRejectedAndTheOtherUsed) {
+  REQUIRE_SCENARIO("codecs");
+  CollectingLog log;
+  DiscoveryReport report = survey_decoders(DiscoveryOptions{}, log);
+  ASSERT_EQ(report.candidates.size(), 2u) << log.all();
+  const DecoderCandidate* mpeg2 = candidate_for(report, "/dev/video0");
+  ASSERT_NE(mpeg2, nullptr) << log.all();
+  EXPECT_FALSE(mpeg2->usable);
+  EXPECT_NE(mpeg2->rejection.find("does not offer H264_SLICE"), std::string::npos) << mpeg2->rejection;
+  std::vector<DecoderCapabilities> decoders = report.usable();
+  ASSERT_EQ(decoders.size(), 1u);
+  EXPECT_EQ(decoders[0].video_path, "/dev/video1");
+  EXPECT_EQ(decoders[0].driver_name, "rkvdec");
+  // With a decoder in use, the other's rejection is information, not an error.
+  EXPECT_TRUE(log.errors.empty()) << log.all();
+  EXPECT_TRUE(log.mentions("/dev/video0 on /dev/media0 (hantro-vpu) not used")) << log.all();
+  EXPECT_EQ(choose_decoder(decoders, VAProfileH264Main, 1280, 720, log), &decoders[0]);
+}
+
+// ---- different profiles and sizes: media0's decoder stops at Main, 1280x720 ----
+
+TEST(DifferentProfiles, CapabilitiesComeFromEachDevice) {
+  REQUIRE_SCENARIO("profiles");
+  CollectingLog log;
+  std::vector<DecoderCapabilities> decoders = discover_decoders(log);
+  ASSERT_EQ(decoders.size(), 2u) << log.all();
+  EXPECT_EQ(decoders[0].h264_profiles,
+            (std::vector<VAProfile>{VAProfileH264ConstrainedBaseline, VAProfileH264Main}));
+  EXPECT_EQ(decoders[0].max_width, 1280u);
+  EXPECT_EQ(decoders[0].max_height, 720u);
+  EXPECT_EQ(decoders[1].h264_profiles, kEmulatedProfiles);
+}
+
+TEST(DifferentProfiles, EachConfigGoesToTheDecoderThatOffersItsProfileAndSize) {
+  REQUIRE_SCENARIO("profiles");
+  CollectingLog log;
+  std::vector<DecoderCapabilities> decoders = discover_decoders(log);
+  ASSERT_EQ(decoders.size(), 2u) << log.all();
+  EXPECT_EQ(choose_decoder(decoders, VAProfileH264Main, 1280, 720, log), &decoders[0]);
+  EXPECT_EQ(choose_decoder(decoders, VAProfileH264High, 1280, 720, log), &decoders[1]);
+  EXPECT_TRUE(log.mentions("/dev/video0 (hantro-vpu): no H264High")) << log.all();
+  EXPECT_EQ(choose_decoder(decoders, VAProfileH264Main, 1920, 1080, log), &decoders[1]);
+  EXPECT_EQ(choose_decoder(decoders, VAProfileH264High, 0, 0, log), &decoders[1]);
+}
+
+TEST(DifferentProfiles, VainfoUnionAndSizesPerProfile) {
+  REQUIRE_SCENARIO("profiles");
+  CollectingLog log;
+  std::vector<DecoderCapabilities> decoders = discover_decoders(log);
+  EXPECT_EQ(supported_profiles(decoders), (std::vector<VAProfile>{VAProfileH264Main, VAProfileH264High,
+                                                                  VAProfileH264ConstrainedBaseline}));
+  EXPECT_EQ(max_picture_size(decoders, VAProfileH264Main).width, 4096u);
+  EXPECT_EQ(max_picture_size(decoders, VAProfileH264High).height, 2304u);
+}
+
+TEST(DifferentProfiles, OnlyTheFirstDecoderGivesItsOwnProfilesAndSize) {
+  REQUIRE_SCENARIO("profiles");
+  ScopedEnv video("LIBVA_V4L2_REQUEST_VIDEO_PATH", "/dev/video0");
+  ScopedEnv media("LIBVA_V4L2_REQUEST_MEDIA_PATH", nullptr);
+  CollectingLog log;
+  std::vector<DecoderCapabilities> decoders = discover_decoders(log);
+  ASSERT_EQ(decoders.size(), 1u) << log.all();
+  EXPECT_EQ(supported_profiles(decoders),
+            (std::vector<VAProfile>{VAProfileH264Main, VAProfileH264ConstrainedBaseline}));
+  EXPECT_EQ(max_picture_size(decoders, VAProfileH264Main).width, 1280u);
+  EXPECT_EQ(choose_decoder(decoders, VAProfileH264High, 640, 480, log), nullptr);
+}
+
+// ---- a decoder whose OUTPUT queue does not take requests ----
+
+TEST(NoRequests, DecoderWithoutRequestSupportIsRejectedWithTheReason) {
+  REQUIRE_SCENARIO("no-requests");
+  CollectingLog log;
+  DiscoveryReport report = survey_decoders(DiscoveryOptions{}, log);
+  ASSERT_EQ(report.candidates.size(), 1u) << log.all();
+  EXPECT_FALSE(report.candidates[0].usable);
+  EXPECT_NE(report.candidates[0].rejection.find("does not support requests"), std::string::npos)
+      << report.candidates[0].rejection;
+  EXPECT_TRUE(report.usable().empty());
+  EXPECT_TRUE(log.mentions("no usable stateless H.264 decoder found")) << log.all();
+}
+
 // ---- no decoder at all ----
 
 TEST(NoDecoder, ClearErrorNamingTheProbeProgram) {

@@ -12,6 +12,9 @@ tests can show udev less than the devices offer (a sandbox).
               media        only /dev/mediaN (udev cannot map the video node)
               none         no media device (udev works but sees nothing)
 --udev-devices  the profiles the testbed describes, when they differ from --devices
+--filter LIB --variants SPEC  preload capability_filter.cpp's library in
+            front of the emulator with DISCOVERY_FILTER=SPEC (per-node codec,
+            profile, size and request-support variants)
 --setenv NAME=VALUE  passed to the command (LIBVA_V4L2_REQUEST_*_PATH from the
             caller's environment are cleared, so only explicit overrides count)
 
@@ -69,6 +72,8 @@ def main() -> int:
     parser.add_argument("--devices", required=True)
     parser.add_argument("--udev", choices=["media+video", "media", "none"], default="media+video")
     parser.add_argument("--udev-devices", help="profiles the testbed lists (default: --devices)")
+    parser.add_argument("--filter", type=Path, help="capability filter library")
+    parser.add_argument("--variants", default="", help="DISCOVERY_FILTER for the filter")
     parser.add_argument("--setenv", action="append", default=[], metavar="NAME=VALUE",
                         help="set for the command (the driver's overrides are otherwise cleared)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
@@ -91,8 +96,16 @@ def main() -> int:
         name, _, value = assignment.partition("=")
         env[name] = value
     udev_profiles = args.udev_devices.split(",") if args.udev_devices else profiles
-    # The emulator comes first; umockdev-run appends its own preload (field notes).
-    env["LD_PRELOAD"] = str(args.emulator.resolve())
+    # The emulator comes first (after the filter, which edits its answers);
+    # umockdev-run appends its own preload (field notes).
+    preload = [str(args.emulator.resolve())]
+    env.pop("DISCOVERY_FILTER", None)
+    if args.variants:
+        if not args.filter:
+            parser.error("--variants needs --filter")
+        preload.insert(0, str(args.filter.resolve()))
+        env["DISCOVERY_FILTER"] = args.variants
+    env["LD_PRELOAD"] = ":".join(preload)
 
     with tempfile.TemporaryDirectory(prefix="discovery-") as tmp:
         bed = Path(tmp) / "system.umockdev"
