@@ -4,6 +4,9 @@
 //
 // Usage: visl-request-probe VIDEO MEDIA FRAMES slice|frame
 // Prints one "probe:" line per fact and exits non-zero on the first failure.
+//        visl-request-probe --ioctl-names
+// Prints "<hex number>\t<name>" for the V4L2 and media ioctls, from the
+// uAPI headers this was built with, so ioctl traces can be named.
 // Each request carries a DECODE_PARAMS with frame_num = its frame index, so
 // the kernel's trace shows whether every request applied its own controls.
 #include <fcntl.h>
@@ -117,9 +120,37 @@ std::vector<Mapping> map_planes(int video_fd, v4l2_buf_type type, uint32_t index
   return out;
 }
 
+struct NamedIoctl {
+  unsigned long number;
+  const char* name;
+};
+
+#define NAMED_IOCTL(x) NamedIoctl{x, #x}
+constexpr NamedIoctl kIoctlNames[] = {
+    NAMED_IOCTL(VIDIOC_QUERYCAP), NAMED_IOCTL(VIDIOC_ENUM_FMT), NAMED_IOCTL(VIDIOC_G_FMT),
+    NAMED_IOCTL(VIDIOC_S_FMT), NAMED_IOCTL(VIDIOC_TRY_FMT), NAMED_IOCTL(VIDIOC_REQBUFS),
+    NAMED_IOCTL(VIDIOC_CREATE_BUFS), NAMED_IOCTL(VIDIOC_QUERYBUF), NAMED_IOCTL(VIDIOC_QBUF),
+    NAMED_IOCTL(VIDIOC_DQBUF), NAMED_IOCTL(VIDIOC_EXPBUF), NAMED_IOCTL(VIDIOC_STREAMON),
+    NAMED_IOCTL(VIDIOC_STREAMOFF), NAMED_IOCTL(VIDIOC_G_CTRL), NAMED_IOCTL(VIDIOC_S_CTRL),
+    NAMED_IOCTL(VIDIOC_QUERYCTRL), NAMED_IOCTL(VIDIOC_QUERY_EXT_CTRL), NAMED_IOCTL(VIDIOC_QUERYMENU),
+    NAMED_IOCTL(VIDIOC_G_EXT_CTRLS), NAMED_IOCTL(VIDIOC_S_EXT_CTRLS), NAMED_IOCTL(VIDIOC_TRY_EXT_CTRLS),
+    NAMED_IOCTL(VIDIOC_ENUM_FRAMESIZES), NAMED_IOCTL(VIDIOC_ENUM_FRAMEINTERVALS),
+    NAMED_IOCTL(VIDIOC_G_SELECTION), NAMED_IOCTL(VIDIOC_S_SELECTION), NAMED_IOCTL(VIDIOC_SUBSCRIBE_EVENT),
+    NAMED_IOCTL(VIDIOC_UNSUBSCRIBE_EVENT), NAMED_IOCTL(VIDIOC_DQEVENT), NAMED_IOCTL(VIDIOC_DECODER_CMD),
+    NAMED_IOCTL(VIDIOC_TRY_DECODER_CMD), NAMED_IOCTL(VIDIOC_PREPARE_BUF),
+    NAMED_IOCTL(MEDIA_IOC_DEVICE_INFO), NAMED_IOCTL(MEDIA_IOC_G_TOPOLOGY), NAMED_IOCTL(MEDIA_IOC_ENUM_ENTITIES),
+    NAMED_IOCTL(MEDIA_IOC_ENUM_LINKS), NAMED_IOCTL(MEDIA_IOC_REQUEST_ALLOC), NAMED_IOCTL(MEDIA_REQUEST_IOC_QUEUE),
+    NAMED_IOCTL(MEDIA_REQUEST_IOC_REINIT),
+};
+#undef NAMED_IOCTL
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--ioctl-names") {
+    for (const NamedIoctl& ioctl_name : kIoctlNames) std::printf("%lx\t%s\n", ioctl_name.number, ioctl_name.name);
+    return 0;
+  }
   if (argc != 5) {
     std::fprintf(stderr, "usage: %s VIDEO MEDIA FRAMES slice|frame\n", argv[0]);
     return 2;
