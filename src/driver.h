@@ -79,6 +79,15 @@ struct Image {
 
 struct Driver {
   explicit Driver(VADriverContextP ctx) : va(ctx), log(ctx) {}
+  // vaTerminate may come with objects still alive. Contexts must go before
+  // the surfaces they unbind, and images/buffers may keep contexts alive.
+  ~Driver() {
+    images.clear();
+    buffers.clear();
+    contexts.clear();
+    surfaces.clear();
+    configs.clear();
+  }
 
   VADriverContextP va;
   VaLog log;

@@ -41,6 +41,14 @@ class ObjectTable {
     for (auto& [id, obj] : objects_) out.push_back(obj);
     return out;
   }
+  // Drops every object; the objects die outside the table's lock.
+  void clear() {
+    std::map<uint32_t, std::shared_ptr<T>> objects;
+    {
+      std::lock_guard lock(mutex_);
+      objects.swap(objects_);
+    }
+  }
   size_t size() const {
     std::lock_guard lock(mutex_);
     return objects_.size();
