@@ -245,4 +245,21 @@ TEST_F(VaApiTest, ObjectsCanBeCreatedAndDestroyedFromManyThreads) {
   vaDestroyConfig(display, config);
 }
 
+TEST_F(VaApiTest, TerminateReleasesObjectsTheClientLeft) {
+  // Sloppy clients terminate with everything alive; nothing may leak or be
+  // used after free (run under ASan in the sanitizer build).
+  const int fds_before = v4l2va::test::open_fd_count();
+  VAConfigID config = make_config();
+  VASurfaceID s[2];
+  ASSERT_EQ(vaCreateSurfaces(display, VA_RT_FORMAT_YUV420, 176, 144, s, 2, nullptr, 0), VA_STATUS_SUCCESS);
+  VAContextID context;
+  ASSERT_EQ(vaCreateContext(display, config, 176, 144, VA_PROGRESSIVE, s, 2, &context), VA_STATUS_SUCCESS);
+  VAImage derived;
+  ASSERT_EQ(vaDeriveImage(display, s[0], &derived), VA_STATUS_SUCCESS);
+  EXPECT_GT(v4l2va::test::open_fd_count(), fds_before);  // the context's video, media and request fds
+  EXPECT_EQ(vaTerminate(display), VA_STATUS_SUCCESS);
+  display = nullptr;
+  EXPECT_EQ(v4l2va::test::open_fd_count(), fds_before);
+}
+
 }  // namespace
