@@ -48,6 +48,13 @@ bool DecoderSession::OpenInput() {
   const int result = avformat_open_input(&opened, report_.stream.c_str(), av_find_input_format("h264"), nullptr);
   if (result < 0) return Fail("cannot open " + report_.stream + ": " + AvErrorText(result));
   input_.reset(opened);
+  // Once, before the decoder exists: what a container tells Firefox up front
+  // (picture size, reorder depth). Without the reorder depth libavcodec's
+  // H.264 decoder discovers B-frame delay late and drops pictures.
+  if (!codec_) {
+    if (int info = avformat_find_stream_info(input_.get(), nullptr); info < 0)
+      return Fail("avformat_find_stream_info: " + AvErrorText(info));
+  }
   if (input_->nb_streams < 1 || input_->streams[0]->codecpar->codec_type != AVMEDIA_TYPE_VIDEO)
     return Fail("no video stream in " + report_.stream);
   return true;
@@ -94,6 +101,11 @@ bool DecoderSession::Decode() {
   codec_->get_format = &DecoderSession::ChooseVaapiFormat;
   codec_->thread_count = 1;
   codec_->extra_hw_frames = options_.EffectiveExtraHwFrames();
+  // Firefox leaves this off, so it decodes a Baseline (not Constrained
+  // Baseline) stream in software; the conformance set has one, and VA has no
+  // Baseline profile to offer, so decode it with the closest one, as the
+  // conformance runner's ffmpeg does. --strict-profile restores Firefox's rule.
+  if (!options_.strict_profile) codec_->hwaccel_flags |= AV_HWACCEL_FLAG_ALLOW_PROFILE_MISMATCH;
   codec_->hw_device_ctx = av_buffer_ref(device_);
   if (codec_->hw_device_ctx == nullptr) return Fail("av_buffer_ref of the VAAPI device failed");
   if (int result = avcodec_open2(codec_.get(), codec, nullptr); result < 0)

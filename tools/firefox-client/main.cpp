@@ -25,11 +25,12 @@ namespace {
 
 std::mutex g_output_mutex;
 std::atomic<uint32_t> g_libav_errors{0};
+std::atomic<int> g_print_level{AV_LOG_WARNING};
 
 // libavcodec's VAAPI hwaccel and libva (through FFmpeg's error callback)
 // report failures only in the log: an error-level message is a failure.
 void LogCallback(void* object, int level, const char* format, va_list arguments) {
-  if (level > AV_LOG_WARNING) return;
+  if (level > g_print_level.load(std::memory_order_relaxed)) return;
   char line[1024];
   int print_prefix = 1;
   av_log_format_line2(object, level, format, arguments, line, sizeof line, &print_prefix);
@@ -39,6 +40,7 @@ void LogCallback(void* object, int level, const char* format, va_list arguments)
 }
 
 int Run(const Options& options) {
+  if (options.verbose) g_print_level = AV_LOG_VERBOSE;
   av_log_set_callback(LogCallback);
   const int fds_before_device = CountOpenFds();
 

@@ -19,7 +19,8 @@ bool ParseNumber(std::string_view text, Number& value) {
 std::string UsageText() {
   return "usage: va-firefox-client [--device /dev/dri/renderD128] [--hold N (default 4)]\n"
          "         [--shuffle-seed S (default 1; 0 releases in order)] [--loop-frames N]\n"
-         "         [--decoders K (1-4)] [--extra-hw-frames N] [--report-every N] [--md5-only]\n"
+         "         [--decoders K (1-4)] [--extra-hw-frames N] [--report-every N] [--md5-only] [--verbose]\n"
+         "         [--strict-profile]\n"
          "         STREAM [STREAM...]\n"
          "Decodes H.264 streams the way Firefox's FFmpeg VA-API decoder does: every frame\n"
          "exported as DRM PRIME 2 (separate layers, read-only), held by a simulated\n"
@@ -55,6 +56,10 @@ std::string ParseOptions(int argc, const char* const* argv, Options& options) {
         return "--extra-hw-frames needs a number";
     } else if (argument == "--report-every") {
       if (!value(text) || !ParseNumber(text, options.report_every)) return "--report-every needs a number";
+    } else if (argument == "--strict-profile") {
+      options.strict_profile = true;
+    } else if (argument == "--verbose") {
+      options.verbose = true;
     } else if (argument == "--md5-only") {
       options.md5_only = true;
     } else if (argument == "--help" || argument == "-h") {

@@ -16,6 +16,8 @@ struct Options {
   bool md5_only = false;           // print only the `md5` lines
   int extra_hw_frames = -1;        // -1: max(6, hold)
   uint64_t report_every = 0;       // 0: no progress lines
+  bool strict_profile = false;     // Firefox's rule: no profile mismatch
+  bool verbose = false;            // libav/libva messages down to AV_LOG_VERBOSE
   std::vector<std::string> streams;
 
   int EffectiveExtraHwFrames() const {
