@@ -267,8 +267,9 @@ int main(int argc, char** argv) {
     std::printf("\n");
     if (c.usable) {
       const auto& caps = c.capabilities;
-      std::printf("    USED by the driver: H.264 %s%s%s, %ux%u..%ux%u, VA profiles:", caps.frame_based ? "frame-based " : "",
-                  caps.slice_based ? "slice-based " : "", caps.annex_b ? "annex-b" : "no-start-code",
+      std::printf("    USED by the driver: H.264 %s%s%s%s, %ux%u..%ux%u, VA profiles:",
+                  caps.frame_based ? "frame-based " : "", caps.slice_based ? "slice-based " : "",
+                  caps.annex_b ? "annex-b" : "", caps.no_start_code ? (caps.annex_b ? "/no-start-code" : "no-start-code") : "",
                   caps.min_width, caps.min_height, caps.max_width, caps.max_height);
       for (VAProfile p : caps.h264_profiles) std::printf(" %s", v4l2va::profile_name(p));
       std::printf("\n");
