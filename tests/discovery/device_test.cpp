@@ -10,6 +10,7 @@
 #include <va/va.h>
 #include <va/va_drm.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -343,6 +344,83 @@ TEST(DifferentProfiles, OnlyTheFirstDecoderGivesItsOwnProfilesAndSize) {
             (std::vector<VAProfile>{VAProfileH264Main, VAProfileH264ConstrainedBaseline}));
   EXPECT_EQ(max_picture_size(decoders, VAProfileH264Main).width, 1280u);
   EXPECT_EQ(choose_decoder(decoders, VAProfileH264High, 640, 480, log), nullptr);
+}
+
+// What the driver itself reports through libva for a profile: config
+// attributes and surface attributes must agree with discovery.
+struct VaView {
+  std::vector<VAProfile> profiles;
+  uint32_t attrib_max_width = 0, attrib_max_height = 0;
+  int surface_max_width = 0, surface_max_height = 0;
+};
+
+// Initialises the driver on the emulated render node and reads what vainfo
+// and a client see for `profile`; false (with a gtest failure) on error.
+bool read_va_view(VAProfile profile, VaView& view) {
+  int drm_fd = ::open("/dev/dri/renderD128", O_RDWR | O_CLOEXEC);
+  EXPECT_GE(drm_fd, 0);
+  if (drm_fd < 0) return false;
+  VADisplay display = vaGetDisplayDRM(drm_fd);
+  int major = 0, minor = 0;
+  bool ok = display && vaInitialize(display, &major, &minor) == VA_STATUS_SUCCESS;
+  EXPECT_TRUE(ok) << "vaInitialize";
+  if (ok) {
+    std::vector<VAProfile> profiles(static_cast<size_t>(vaMaxNumProfiles(display)));
+    int count = 0;
+    EXPECT_EQ(vaQueryConfigProfiles(display, profiles.data(), &count), VA_STATUS_SUCCESS);
+    profiles.resize(static_cast<size_t>(std::max(count, 0)));
+    view.profiles = profiles;
+    VAConfigAttrib attribs[2] = {{VAConfigAttribMaxPictureWidth, 0}, {VAConfigAttribMaxPictureHeight, 0}};
+    EXPECT_EQ(vaGetConfigAttributes(display, profile, VAEntrypointVLD, attribs, 2), VA_STATUS_SUCCESS);
+    view.attrib_max_width = attribs[0].value;
+    view.attrib_max_height = attribs[1].value;
+    VAConfigID config = VA_INVALID_ID;
+    if (vaCreateConfig(display, profile, VAEntrypointVLD, nullptr, 0, &config) == VA_STATUS_SUCCESS) {
+      unsigned int n = 0;
+      EXPECT_EQ(vaQuerySurfaceAttributes(display, config, nullptr, &n), VA_STATUS_SUCCESS);
+      std::vector<VASurfaceAttrib> surface_attribs(n);
+      EXPECT_EQ(vaQuerySurfaceAttributes(display, config, surface_attribs.data(), &n), VA_STATUS_SUCCESS);
+      for (const auto& a : surface_attribs) {
+        if (a.type == VASurfaceAttribMaxWidth) view.surface_max_width = a.value.value.i;
+        if (a.type == VASurfaceAttribMaxHeight) view.surface_max_height = a.value.value.i;
+      }
+      vaDestroyConfig(display, config);
+    } else {
+      ADD_FAILURE() << "vaCreateConfig";
+    }
+  }
+  if (display) vaTerminate(display);
+  ::close(drm_fd);
+  return ok;
+}
+
+TEST(DifferentProfiles, DriverReportsTheUnionAndTheLargestDecodersSize) {
+  REQUIRE_SCENARIO("profiles");
+  if (!std::getenv("LIBVA_DRIVERS_PATH")) GTEST_SKIP() << "driver not built in this configuration";
+  VaView view;
+  ASSERT_TRUE(read_va_view(VAProfileH264Main, view));
+  std::sort(view.profiles.begin(), view.profiles.end());
+  EXPECT_EQ(view.profiles, (std::vector<VAProfile>{VAProfileH264Main, VAProfileH264High,
+                                                   VAProfileH264ConstrainedBaseline}));
+  EXPECT_EQ(view.attrib_max_width, 4096u);
+  EXPECT_EQ(view.attrib_max_height, 2304u);
+  EXPECT_EQ(view.surface_max_width, 4096);
+  EXPECT_EQ(view.surface_max_height, 2304);
+}
+
+TEST(DifferentProfiles, DriverOnTheSmallerDecoderReportsItsOwnLimits) {
+  REQUIRE_SCENARIO("profiles");
+  if (!std::getenv("LIBVA_DRIVERS_PATH")) GTEST_SKIP() << "driver not built in this configuration";
+  ScopedEnv video("LIBVA_V4L2_REQUEST_VIDEO_PATH", "/dev/video0");
+  ScopedEnv media("LIBVA_V4L2_REQUEST_MEDIA_PATH", nullptr);
+  VaView view;
+  ASSERT_TRUE(read_va_view(VAProfileH264Main, view));
+  std::sort(view.profiles.begin(), view.profiles.end());
+  EXPECT_EQ(view.profiles, (std::vector<VAProfile>{VAProfileH264Main, VAProfileH264ConstrainedBaseline}));
+  EXPECT_EQ(view.attrib_max_width, 1280u);
+  EXPECT_EQ(view.attrib_max_height, 720u);
+  EXPECT_EQ(view.surface_max_width, 1280);
+  EXPECT_EQ(view.surface_max_height, 720);
 }
 
 // ---- a decoder whose OUTPUT queue does not take requests ----
