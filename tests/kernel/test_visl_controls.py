@@ -122,8 +122,8 @@ class CompareTest(unittest.TestCase):
         self.emulated[0]["slice_params"]["ref_pic_list1"][0]["fields"] = 3
         differences = visl_controls.compare_requests(self.kernel, self.emulated)
         self.assertEqual(sorted(differences), sorted([
-            "request 1: decode_params.dpb[0].pic_num: kernel=0 emulator=7",
-            "request 0: slice_params.ref_pic_list1[0].fields: kernel=2 emulator=3",
+            "request 1 (picture 1): decode_params.dpb[0].pic_num: kernel=0 emulator=7",
+            "request 0 (picture 0): slice_params.ref_pic_list1[0].fields: kernel=2 emulator=3",
         ]))
 
     def test_controls_the_emulator_did_not_record_are_not_compared(self):
@@ -133,12 +133,19 @@ class CompareTest(unittest.TestCase):
         self.kernel[0]["scaling_matrix"]["scaling_list_4x4"][0][0] = 99
         self.assertEqual(visl_controls.compare_requests(self.kernel, self.emulated), [])
 
+    def test_slices_of_one_picture_share_its_index(self):
+        second_slice = copy.deepcopy(self.kernel[0])
+        second_slice["slice_params"][0]["first_mb_in_slice"] = 22
+        requests = [self.kernel[0], second_slice, self.kernel[1]]
+        self.assertEqual(visl_controls.picture_indices(requests, slice_based=True), [0, 0, 1])
+        self.assertEqual(visl_controls.picture_indices(requests, slice_based=False), [0, 1, 2])
+
     def test_request_count_and_missing_fields_are_reported(self):
         del self.emulated[1]
         del self.emulated[0]["sps"]["level_idc"]
         differences = visl_controls.compare_requests(self.kernel, self.emulated)
         self.assertIn("request count: kernel=2 emulator=1", differences)
-        self.assertTrue(any(d.startswith("request 0: sps.level_idc: kernel=") and d.endswith("emulator=<absent>")
+        self.assertTrue(any(d.startswith("request 0 (picture 0): sps.level_idc: kernel=") and d.endswith("emulator=<absent>")
                             for d in differences), differences)
 
 

@@ -308,17 +308,36 @@ def _flatten(value, path: str, out: dict) -> None:
 CONTROL_KEYS = ("sps", "pps", "scaling_matrix", "decode_params", "slice_params", "pred_weights")
 
 
-def compare_requests(kernel: list[dict], emulated: list[dict]) -> list[str]:
-    """Every field that differs, as 'request N: path: kernel=X emulator=Y'.
+def picture_indices(requests: list[dict], slice_based: bool) -> list[int]:
+    """The picture (frame or field) each request belongs to: in frame mode
+    every request is one; in slice mode a picture starts with a slice at
+    macroblock 0 or with new DECODE_PARAMS."""
+    indices: list[int] = []
+    for number, request in enumerate(requests):
+        if number == 0:
+            indices.append(0)
+            continue
+        new_picture = (not slice_based
+                       or request["slice_params"][0]["first_mb_in_slice"] == 0
+                       or request["decode_params"] != requests[number - 1]["decode_params"])
+        indices.append(indices[-1] + 1 if new_picture else indices[-1])
+    return indices
+
+
+def compare_requests(kernel: list[dict], emulated: list[dict], slice_based: bool = False) -> list[str]:
+    """Every field that differs, as
+    'request N (picture P): path: kernel=X emulator=Y'.
 
     Only the controls the emulator recorded for a request are compared (a
     control the driver did not set keeps a stale value in visl). visl holds
     one SLICE_PARAMS and one PRED_WEIGHTS element, so only the first element
     of those lists is compared."""
     differences: list[str] = []
+    pictures = picture_indices(kernel, slice_based)
     if len(kernel) != len(emulated):
         differences.append(f"request count: kernel={len(kernel)} emulator={len(emulated)}")
     for number, (k_request, e_request) in enumerate(zip(kernel, emulated)):
+        where = f"request {number} (picture {pictures[number]})"
         for control in CONTROL_KEYS:
             if control not in e_request:
                 continue
@@ -336,11 +355,11 @@ def compare_requests(kernel: list[dict], emulated: list[dict]) -> list[str]:
             _flatten(k_value, control, k_fields)
             for path in sorted(set(e_fields) | set(k_fields)):
                 if path not in e_fields:
-                    differences.append(f"request {number}: {path}: kernel={k_fields[path]} emulator=<absent>")
+                    differences.append(f"{where}: {path}: kernel={k_fields[path]} emulator=<absent>")
                 elif path not in k_fields:
-                    differences.append(f"request {number}: {path}: kernel=<absent> emulator={e_fields[path]}")
+                    differences.append(f"{where}: {path}: kernel=<absent> emulator={e_fields[path]}")
                 elif k_fields[path] != e_fields[path]:
-                    differences.append(f"request {number}: {path}: kernel={k_fields[path]} emulator={e_fields[path]}")
+                    differences.append(f"{where}: {path}: kernel={k_fields[path]} emulator={e_fields[path]}")
     return differences
 
 
@@ -358,7 +377,8 @@ def main(argv: list[str]) -> int:
     compare = sub.add_parser("compare", help="kernel JSON lines vs emulator record")
     compare.add_argument("kernel", type=Path)
     compare.add_argument("emulator", type=Path)
-    compare.add_argument("--label", default="")
+    compare.add_argument("--label", default="", help="prefix of every line, e.g. the stream and mode")
+    compare.add_argument("--slice-based", action="store_true", help="requests are slices (picture numbering)")
     args = parser.parse_args(argv)
 
     if args.command == "convert":
@@ -370,7 +390,7 @@ def main(argv: list[str]) -> int:
             sys.stdout.write(text)
         return 0
     kernel = read_jsonl(args.kernel) if args.kernel.suffix == ".jsonl" else read_trace(args.kernel)
-    differences = compare_requests(kernel, read_jsonl(args.emulator))
+    differences = compare_requests(kernel, read_jsonl(args.emulator), args.slice_based)
     for line in differences:
         print(f"{args.label}: {line}" if args.label else line)
     print(f"{len(differences)} differing field(s) over {len(kernel)} kernel request(s)")
