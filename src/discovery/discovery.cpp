@@ -84,7 +84,7 @@ unsigned node_number(const std::string& path) {
 // (mediactl/media-ioc-g-topology.rst). Returns 0 or the errno.
 int read_media_device(int fd, MediaDescription& out) {
   media_device_info info{};
-  if (xioctl(fd, MEDIA_IOC_DEVICE_INFO, &info)) return errno ? errno : EIO;
+  if (int err = xioctl(fd, MEDIA_IOC_DEVICE_INFO, &info)) return err;
   out.driver = fixed_string(info.driver, sizeof info.driver);
   out.model = fixed_string(info.model, sizeof info.model);
   out.bus_info = fixed_string(info.bus_info, sizeof info.bus_info);
@@ -102,7 +102,7 @@ int read_media_device(int fd, MediaDescription& out) {
     full.ptr_interfaces = reinterpret_cast<uintptr_t>(t.interfaces.data());
     full.ptr_pads = reinterpret_cast<uintptr_t>(t.pads.data());
     full.ptr_links = reinterpret_cast<uintptr_t>(t.links.data());
-    // The kernel fails with ENOSPC when a count grew since the first call.
+    // ENOSPC: the graph grew since the first call (mediactl/media-ioc-g-topology.rst, Return Value).
     int err = xioctl(fd, MEDIA_IOC_G_TOPOLOGY, &full);
     if (err == ENOSPC) continue;
     if (err) return err;
