@@ -32,7 +32,7 @@ constexpr std::array<HardwareProfile, 3> kProfiles{{
         .h264_profile_skip_mask = kSkipExtended,
         .h264_level_max = V4L2_MPEG_VIDEO_H264_LEVEL_5_1,
         .slice_controls = false,
-        .hold_capture_buf = false,
+        .hold_capture = HoldCaptureSupport::FromOpen,
         .one_buffer_per_request = false,  // vb2_request_validate counts no maximum
         .sps_check = SpsCheck::Hantro,
         .output_fmt_busy = OutputFmtBusyRule::HantroLenient,
@@ -54,7 +54,7 @@ constexpr std::array<HardwareProfile, 3> kProfiles{{
         .h264_profile_skip_mask = kSkipExtended,
         .h264_level_max = V4L2_MPEG_VIDEO_H264_LEVEL_5_1,
         .slice_controls = false,
-        .hold_capture_buf = false,
+        .hold_capture = HoldCaptureSupport::AfterOutputFormatSet,  // rkvdec_coded_fmts[].subsystem_flags
         .one_buffer_per_request = true,  // rkvdec_request_validate
         .sps_check = SpsCheck::Rkvdec,
         .output_fmt_busy = OutputFmtBusyRule::Strict,
@@ -76,7 +76,7 @@ constexpr std::array<HardwareProfile, 3> kProfiles{{
         .h264_profile_skip_mask = kSkipExtended,
         .h264_level_max = std::nullopt,
         .slice_controls = true,
-        .hold_capture_buf = true,
+        .hold_capture = HoldCaptureSupport::AfterOutputFormatSet,
         .one_buffer_per_request = true,  // cedrus_request_validate
         .sps_check = SpsCheck::Cedrus,
         .output_fmt_busy = OutputFmtBusyRule::Strict,

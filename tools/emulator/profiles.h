@@ -26,6 +26,20 @@ enum class OutputFmtBusyRule {
   Strict,
 };
 
+// When the OUTPUT queue gets VB2_V4L2_FL_SUPPORTS_M2M_HOLD_CAPTURE_BUF (and
+// REQBUFS/CREATE_BUFS report V4L2_BUF_CAP_SUPPORTS_M2M_HOLD_CAPTURE_BUF).
+// All three drivers set it for H264_SLICE; they differ in when.
+enum class HoldCaptureSupport {
+  // hantro_reset_encoded_fmt() -> hantro_set_fmt_out() at open already runs
+  // hantro_update_requires_hold_capture_buf() for the default coded format,
+  // which is H264_SLICE on a variant whose only coded format is H.264.
+  FromOpen,
+  // rkvdec_s_output_fmt() / cedrus_s_fmt_vid_out_p(): only an S_FMT(OUTPUT)
+  // to H264_SLICE sets the flag (their open-time reset does not, or resets
+  // to MPEG2_SLICE on Cedrus).
+  AfterOutputFormatSet,
+};
+
 struct HardwareProfile {
   std::string_view name;         // V4L2_EMU_PROFILE value
   std::string_view driver;       // QUERYCAP driver / MEDIA_IOC_DEVICE_INFO driver
@@ -39,7 +53,7 @@ struct HardwareProfile {
   uint64_t h264_profile_skip_mask;
   std::optional<int32_t> h264_level_max;  // level menu present when set (min 1.0)
   bool slice_controls;        // SLICE_PARAMS + PRED_WEIGHTS exist (slice-based hw)
-  bool hold_capture_buf;      // V4L2_BUF_CAP_SUPPORTS_M2M_HOLD_CAPTURE_BUF
+  HoldCaptureSupport hold_capture;
   bool one_buffer_per_request;  // request_validate: >1 buffer -> EINVAL at QUEUE
   SpsCheck sps_check;
   OutputFmtBusyRule output_fmt_busy;

@@ -25,6 +25,8 @@ constexpr uint32_t kMaxBuffers = 32;              // vb2's default max_num_buffe
 constexpr off_t kCaptureCookieBase = 1ll << 30;   // v4l2-mem2mem.c DST_QUEUE_OFF_BASE
 constexpr int kCookieShift = 16;                  // one 64 KiB-aligned cookie per buffer
 constexpr uint32_t kCodedMaxDepth = 2;            // hantro_fmt.max_depth of H264_SLICE
+constexpr uint32_t kFrameFlags =
+    V4L2_BUF_FLAG_KEYFRAME | V4L2_BUF_FLAG_PFRAME | V4L2_BUF_FLAG_BFRAME;
 
 std::atomic<uint64_t> next_serial{1};
 
@@ -121,6 +123,7 @@ M2mInstance::M2mInstance(std::shared_ptr<EmulatedDevice> device, UniqueFd signal
   output_.format = initial.fmt.pix_mp;
   capture_.format.pixelformat = device_->profile().capture_pixelformat;
   derive_capture_format();
+  hold_capture_supported_ = device_->profile().hold_capture == HoldCaptureSupport::FromOpen;
 }
 
 M2mInstance::~M2mInstance() {
@@ -191,6 +194,8 @@ int M2mInstance::ioctl(int fd, unsigned long request, void* arg) {
     default:
       break;
   }
+  // v4l2_m2m_qbuf()/streamon()/... end in v4l2_m2m_try_schedule().
+  release_stale_held_capture();
   update_signal();
   device_->changed.notify_all();
   return ret;
@@ -310,6 +315,9 @@ int M2mInstance::set_fmt(v4l2_format& format) {
     }
     output_.format = pix;
     derive_capture_format();
+    // hantro_update_requires_hold_capture_buf(), rkvdec_s_output_fmt(),
+    // cedrus_s_fmt_vid_out_p(): H264_SLICE supports holding CAPTURE buffers.
+    hold_capture_supported_ = true;
     return 0;
   }
   // rkvdec_s_capture_fmt() / cedrus: EBUSY once CAPTURE has buffers (vb2_is_busy).
@@ -333,7 +341,8 @@ uint32_t M2mInstance::buffer_capabilities(const Queue& queue) const {
   uint32_t caps = V4L2_BUF_CAP_SUPPORTS_MMAP | V4L2_BUF_CAP_SUPPORTS_ORPHANED_BUFS;
   if (queue.is_output()) {
     caps |= V4L2_BUF_CAP_SUPPORTS_REQUESTS;
-    if (device_->profile().hold_capture_buf) caps |= V4L2_BUF_CAP_SUPPORTS_M2M_HOLD_CAPTURE_BUF;
+    // fill_buf_caps() in videobuf2-v4l2.c reports the queue's subsystem flag.
+    if (hold_capture_supported_) caps |= V4L2_BUF_CAP_SUPPORTS_M2M_HOLD_CAPTURE_BUF;
   }
   return caps;
 }
@@ -365,6 +374,12 @@ void M2mInstance::cancel_queue(Queue& queue) {
     buffer.request.reset();
     buffer.request_fd = -1;
     buffer.state = BufferState::Dequeued;
+    buffer.held = false;
+    buffer.failed_while_held = false;
+    // __vb2_queue_cancel() clears copied_timestamp: vb2_find_buffer() no
+    // longer finds these pictures by reference_ts.
+    buffer.timestamp_copied = false;
+    if (!queue.is_output()) buffer.picture.valid = false;
   }
   queue.ready.clear();
   queue.done.clear();
@@ -515,7 +530,14 @@ int M2mInstance::qbuf(v4l2_buffer& user) {
     buffer.state = BufferState::Queued;
     queue->ready.push_back(buffer.index);
   }
-  buffer.flags = 0;
+  // __fill_vb2_buffer(): the client's frame flags stay with an OUTPUT buffer
+  // (HOLD_CAPTURE_BUF only if the queue supports it); CAPTURE drops them.
+  uint32_t kept_flags = 0;
+  if (queue->is_output()) {
+    kept_flags = kFrameFlags;
+    if (hold_capture_supported_) kept_flags |= V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF;
+  }
+  buffer.flags = user.flags & kept_flags;
   if (queue->is_output()) {
     buffer.bytesused = bytesused;
     buffer.timestamp = user.timestamp;  // V4L2_BUF_FLAG_TIMESTAMP_COPY
@@ -530,6 +552,7 @@ void M2mInstance::request_queued(uint32_t output_index) {
   if (buffer.state != BufferState::InRequest) return;
   buffer.state = BufferState::Queued;
   output_.ready.push_back(output_index);
+  release_stale_held_capture();  // v4l2_m2m_request_queue() -> v4l2_m2m_try_schedule()
   update_signal();
   device_->changed.notify_all();
 }
@@ -689,6 +712,31 @@ void* M2mInstance::mmap(void* addr, size_t length, int prot, int flags, off_t of
   return reinterpret_cast<void*>(result);
 }
 
+// __v4l2_m2m_try_queue(): a held CAPTURE buffer whose timestamp differs from
+// the next OUTPUT buffer's is returned (state DONE) before a job is chosen.
+// Nothing is checked while this instance's job runs (it is TRANS_QUEUED).
+void M2mInstance::release_stale_held_capture() {
+  if (job_running_ || !output_.streaming || !capture_.streaming) return;
+  if (output_.ready.empty() || capture_.ready.empty()) return;
+  Buffer& next_capture = capture_.buffers[capture_.ready.front()];
+  const Buffer& next_output = output_.buffers[output_.ready.front()];
+  if (!next_capture.held || !next_capture.timestamp_copied ||
+      to_ns(next_capture.timestamp) == to_ns(next_output.timestamp))
+    return;
+  capture_.ready.pop_front();
+  return_capture(next_capture, false);
+}
+
+// v4l2_m2m_buf_done(): the CAPTURE buffer goes to the done list.
+void M2mInstance::return_capture(Buffer& buffer, bool failed) {
+  buffer.flags &= kFrameFlags;
+  if (failed || buffer.failed_while_held) buffer.flags |= V4L2_BUF_FLAG_ERROR;
+  buffer.held = false;
+  buffer.failed_while_held = false;
+  buffer.state = BufferState::Done;
+  capture_.done.push_back(buffer.index);
+}
+
 bool M2mInstance::job_ready() const {
   // v4l2_m2m_try_schedule(): both queues streaming, a buffer ready on each.
   return !job_running_ && output_.streaming && capture_.streaming && !output_.ready.empty() &&
@@ -699,8 +747,9 @@ M2mInstance::Job M2mInstance::start_job() {
   Job job{};
   job.output_index = output_.ready.front();
   output_.ready.pop_front();
+  // The CAPTURE buffer stays first in its ready list while the job runs
+  // (v4l2_m2m_next_dst_buf); finish_job removes it unless it is held.
   job.capture_index = capture_.ready.front();
-  capture_.ready.pop_front();
   Buffer& out = output_.buffers[job.output_index];
   Buffer& cap = capture_.buffers[job.capture_index];
   out.state = cap.state = BufferState::Active;
@@ -732,6 +781,11 @@ M2mInstance::Job M2mInstance::start_job() {
   for (const Buffer& buffer : capture_.buffers) pictures.push_back(buffer.picture);
   job.dpb_problems = check_dpb(job.controls.decode_params, pictures, job.capture_index,
                                to_ns(out.timestamp));
+  // device_run() -> v4l2_m2m_buf_copy_metadata(): timestamp copied at job start.
+  // With copy_frame_flags (hantro, rkvdec, cedrus) the frame flags go along.
+  cap.timestamp = out.timestamp;
+  cap.timestamp_copied = true;
+  cap.flags = (cap.flags & ~kFrameFlags) | (out.flags & kFrameFlags);
   job.output_memory = out.memory;
   job.capture_memory = cap.memory;
   job.output_bytes = out.bytesused;
@@ -743,17 +797,24 @@ void M2mInstance::finish_job(Job& job, const DecodeResult& result) {
   Buffer& out = output_.buffers[job.output_index];
   Buffer& cap = capture_.buffers[job.capture_index];
   const bool failed = !result.ok || !job.dpb_problems.empty();
-  // v4l2_m2m_buf_copy_metadata(): the CAPTURE buffer takes the OUTPUT timestamp.
-  cap.timestamp = out.timestamp;
   cap.picture = picture_after_decode(cap.picture, to_ns(out.timestamp), job.controls.decode_params);
   cap.bytesused = capture_.format.plane_fmt[0].sizeimage;
-  // v4l2_m2m_buf_done_and_job_finish(): both buffers share the job's state.
-  out.flags = cap.flags = failed ? V4L2_BUF_FLAG_ERROR : 0;
   out.sequence = output_.sequence++;
   cap.sequence = capture_.sequence++;
-  out.state = cap.state = BufferState::Done;
+  // v4l2_m2m_buf_done_and_job_finish(): the CAPTURE buffer is held when the
+  // OUTPUT buffer carried HOLD_CAPTURE_BUF, otherwise returned first; both
+  // take the job's state.
+  if (out.flags & V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF) {
+    cap.held = true;
+    cap.failed_while_held |= failed;
+  } else {
+    if (!capture_.ready.empty() && capture_.ready.front() == job.capture_index)
+      capture_.ready.pop_front();
+    return_capture(cap, failed);
+  }
+  out.flags = (out.flags & ~V4L2_BUF_FLAG_ERROR) | (failed ? V4L2_BUF_FLAG_ERROR : 0);
+  out.state = BufferState::Done;
   output_.done.push_back(job.output_index);
-  capture_.done.push_back(job.capture_index);
 
   Counters& counters = emulator_.counters();
   if (failed) counters.error();
@@ -770,6 +831,7 @@ void M2mInstance::finish_job(Job& job, const DecodeResult& result) {
                                  result.ok, job.dpb_problems.size()));
   if (out.request) out.request->buffer_completed(this, out.index, current_controls_);
   job_running_ = false;
+  release_stale_held_capture();  // v4l2_m2m_schedule_next_job() -> try_schedule
   update_signal();
   device_->changed.notify_all();
 }

@@ -53,6 +53,16 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
     std::shared_ptr<Request> request;  // while bound to a request (OUTPUT)
     int request_fd = -1;
     PictureInfo picture;  // CAPTURE: what was last decoded into it
+    // CAPTURE: vb2_buffer.copied_timestamp, set when a job copies the OUTPUT
+    // timestamp into it (v4l2_m2m_buf_copy_metadata), cleared by a cancel.
+    bool timestamp_copied = false;
+    // CAPTURE: vb2_v4l2_buffer.is_held, kept for the next job by
+    // V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF on the OUTPUT buffer of the last one.
+    bool held = false;
+    // CAPTURE: a job that wrote into this held buffer failed; the model
+    // reports it when the buffer is returned (the kernel reports only the
+    // state of the job that returns it).
+    bool failed_while_held = false;
   };
   struct Queue {
     uint32_t type = 0;
@@ -111,6 +121,8 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
 
   void worker_main();
   bool job_ready() const;
+  void release_stale_held_capture();
+  void return_capture(Buffer& buffer, bool failed);
   Job start_job();
   void finish_job(Job& job, const DecodeResult& result);
 
@@ -122,6 +134,7 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
   UniqueFd signal_sender_;  // writing here makes the client's fd readable
   UniqueFd client_end_;     // dup of the client's end, to drain that byte
   bool signalled_ = false;
+  bool hold_capture_supported_ = false;  // VB2_V4L2_FL_SUPPORTS_M2M_HOLD_CAPTURE_BUF on OUTPUT
 
   std::unique_ptr<H264Backend> backend_;  // used by the worker only
   bool backend_reset_pending_ = false;
