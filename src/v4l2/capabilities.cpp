@@ -80,11 +80,19 @@ VAStatus probe_decoder(const std::string& video_path, const std::string& media_p
       out.max_height = fs.stepwise.max_height;
     }
   } else {
-    // Some drivers do not enumerate sizes; 1080p is what every H.264 block
-    // this driver targets supports.
-    out.max_width = 1920;
-    out.max_height = 1088;
-    log.infof("%s: VIDIOC_ENUM_FRAMESIZES unsupported, assuming %ux%u", video_path.c_str(), out.max_width,
+    // No size enumeration: ask the device to clamp an oversized format
+    // (TRY_FMT adjusts rather than fails, vidioc-g-fmt.rst).
+    v4l2_format f{};
+    f.type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
+    f.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_H264_SLICE;
+    f.fmt.pix_mp.width = 16384;
+    f.fmt.pix_mp.height = 16384;
+    f.fmt.pix_mp.num_planes = 1;
+    if (int err = dev->call(VIDIOC_TRY_FMT, &f, "VIDIOC_TRY_FMT", "OUTPUT H264_SLICE size limit"))
+      return status_from_errno(err);
+    out.max_width = f.fmt.pix_mp.width;
+    out.max_height = f.fmt.pix_mp.height;
+    log.infof("%s: no VIDIOC_ENUM_FRAMESIZES; VIDIOC_TRY_FMT clamps to %ux%u", video_path.c_str(), out.max_width,
               out.max_height);
   }
 
@@ -111,7 +119,9 @@ VAStatus probe_decoder(const std::string& video_path, const std::string& media_p
   std::vector<int64_t> profiles = menu_items(*dev, V4L2_CID_MPEG_VIDEO_H264_PROFILE);
   auto offers = [&](int64_t p) { return std::find(profiles.begin(), profiles.end(), p) != profiles.end(); };
   if (profiles.empty()) {
-    // No profile menu: the uAPI's stateless H.264 covers these three.
+    // No profile menu (visl, some cedrus kernels): the device accepts every
+    // SPS the stateless H.264 uAPI expresses for 8-bit 4:2:0, which is what
+    // these three VA profiles decode.
     out.h264_profiles = {VAProfileH264ConstrainedBaseline, VAProfileH264Main, VAProfileH264High};
   } else {
     if (offers(V4L2_MPEG_VIDEO_H264_PROFILE_CONSTRAINED_BASELINE) || offers(V4L2_MPEG_VIDEO_H264_PROFILE_BASELINE))
