@@ -58,7 +58,10 @@ def run(build, stream_path, slots, decode_us):
         counters = Path(tmp) / "counters.jsonl"
         env = dict(os.environ)
         env.update({
-            "LD_PRELOAD": str(build / "tools/emulator/libv4l2-emulator.so"),
+            # A sanitizer build's driver needs its runtime loaded first
+            # (tools/run-tests sets SANITIZER_PRELOAD for that pass).
+            "LD_PRELOAD": " ".join(filter(None, [os.environ.get("SANITIZER_PRELOAD", ""),
+                                                 str(build / "tools/emulator/libv4l2-emulator.so")])),
             "LIBVA_DRIVERS_PATH": str(build / "src"),
             "LIBVA_DRIVER_NAME": "v4l2_request",
             "LIBVA_MESSAGING_LEVEL": "2",
