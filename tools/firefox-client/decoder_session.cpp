@@ -142,7 +142,6 @@ bool DecoderSession::Decode() {
     if (!OpenInput()) return false;
     ++pass_;
     last_pass_complete_ = false;
-    ArriveAtStartOnce();
   }
 }
 
@@ -183,7 +182,7 @@ bool DecoderSession::ShowFrame(const AVFrame* frame) {
   std::optional<HeldPicture> released = compositor_.Push(std::move(picture));
   if (released && !Release(std::move(*released))) return false;
 
-  if (options_.loop_frames == 0 && report_.frames == uint64_t(options_.hold) + 1) ArriveAtStartOnce();
+  if (report_.frames == StartSampleFrame()) ArriveAtStartOnce();
   if (options_.report_every != 0 && report_.frames % options_.report_every == 0) {
     const int fds = CountOpenFds();
     const int64_t rss = ResidentSetKb();

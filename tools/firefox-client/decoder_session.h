@@ -64,6 +64,13 @@ class DecoderSession {
   bool Fail(std::string message);
   bool LimitReached() const { return options_.loop_frames != 0 && report_.frames >= options_.loop_frames; }
   void ArriveAtStartOnce();
+  // The "start" sample: the compositor queue is full (hold + 1), and when
+  // looping a quarter of the run has passed, so the allocator and the
+  // surface pool have reached their steady state.
+  uint64_t StartSampleFrame() const {
+    const uint64_t queue_full = uint64_t(options_.hold) + 1;
+    return options_.loop_frames / 4 > queue_full ? options_.loop_frames / 4 : queue_full;
+  }
   void CheckPasses();
 
   const Options& options_;
