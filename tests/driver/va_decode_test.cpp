@@ -190,6 +190,59 @@ TEST_F(VaDecodeTest, RealIdrSliceDecodesToTheReferencePicture) {
   EXPECT_EQ(surface_md5(), kFirstPictureNv12Md5);
 }
 
+TEST_F(VaDecodeTest, SurfaceIsDrainedBeforeItIsDecodedIntoAgain) {
+  // No sync in between: the driver must take the CAPTURE buffer back from
+  // the device before queueing it again (QBUF of a queued buffer is EINVAL).
+  for (int i = 0; i < 8; ++i) ASSERT_EQ(decode(slice), VA_STATUS_SUCCESS) << "picture " << i;
+  ASSERT_EQ(vaSyncSurface(display, surface), VA_STATUS_SUCCESS);
+  EXPECT_EQ(surface_md5(), kFirstPictureNv12Md5);
+}
+
+TEST_F(VaDecodeTest, GetImageCopiesAnyRectangleInEachFormat) {
+  ASSERT_EQ(decode(slice), VA_STATUS_SUCCESS);
+  ASSERT_EQ(vaSyncSurface(display, surface), VA_STATUS_SUCCESS);
+  VAImage derived;
+  ASSERT_EQ(vaDeriveImage(display, surface, &derived), VA_STATUS_SUCCESS);
+  void* dptr = nullptr;
+  ASSERT_EQ(vaMapBuffer(display, derived.buf, &dptr), VA_STATUS_SUCCESS);
+  const auto* src = static_cast<const uint8_t*>(dptr);
+  const int x = 32, y = 16, w = 64, h = 48;
+  for (uint32_t fourcc : {VA_FOURCC_NV12, VA_FOURCC_I420, VA_FOURCC_YV12}) {
+    VAImageFormat format{fourcc, VA_LSB_FIRST, 12, 0, 0, 0, 0, 0, {}};
+    VAImage image;
+    ASSERT_EQ(vaCreateImage(display, &format, w, h, &image), VA_STATUS_SUCCESS);
+    ASSERT_EQ(vaGetImage(display, surface, x, y, w, h, image.image_id), VA_STATUS_SUCCESS);
+    void* ptr = nullptr;
+    ASSERT_EQ(vaMapBuffer(display, image.buf, &ptr), VA_STATUS_SUCCESS);
+    const auto* dst = static_cast<const uint8_t*>(ptr);
+    int mismatches = 0;
+    for (int row = 0; row < h; ++row)
+      for (int col = 0; col < w; ++col)
+        mismatches += dst[image.offsets[0] + row * image.pitches[0] + col] !=
+                      src[derived.offsets[0] + (y + row) * derived.pitches[0] + x + col];
+    for (int row = 0; row < h / 2; ++row) {
+      for (int col = 0; col < w / 2; ++col) {
+        const uint8_t* uv = src + derived.offsets[1] + (y / 2 + row) * derived.pitches[1] + x + 2 * col;
+        uint8_t u, v;
+        if (fourcc == VA_FOURCC_NV12) {
+          u = dst[image.offsets[1] + row * image.pitches[1] + 2 * col];
+          v = dst[image.offsets[1] + row * image.pitches[1] + 2 * col + 1];
+        } else {
+          int up = fourcc == VA_FOURCC_I420 ? 1 : 2, vp = 3 - up;
+          u = dst[image.offsets[up] + row * image.pitches[up] + col];
+          v = dst[image.offsets[vp] + row * image.pitches[vp] + col];
+        }
+        mismatches += (u != uv[0]) + (v != uv[1]);
+      }
+    }
+    EXPECT_EQ(mismatches, 0) << "format " << std::hex << fourcc;
+    vaUnmapBuffer(display, image.buf);
+    vaDestroyImage(display, image.image_id);
+  }
+  vaUnmapBuffer(display, derived.buf);
+  vaDestroyImage(display, derived.image_id);
+}
+
 TEST_F(VaDecodeTest, DamagedSliceIsADecodingErrorOnSync) {
   std::vector<uint8_t> damaged(slice.begin(), slice.begin() + long(slice.size() / 3));  // truncated
   ASSERT_EQ(decode(damaged), VA_STATUS_SUCCESS);  // queued; the device finds out
