@@ -107,6 +107,8 @@ EmulatorConfig EmulatorConfig::from_environment() {
   if (const char* log = std::getenv("V4L2_EMU_LOG")) config.log = std::string_view(log) == "1";
   if (const char* path = std::getenv("V4L2_EMU_COUNTERS")) config.counters_path = path;
   if (const char* path = std::getenv("V4L2_EMU_RECORD")) config.record_path = path;
+  if (const char* tiled = std::getenv("V4L2_EMU_CEDRUS_TILED"))
+    config.cedrus_tiled = std::string_view(tiled) == "1";
   return config;
 }
 

@@ -32,6 +32,7 @@ struct EmulatorConfig {
   bool log = false;                          // V4L2_EMU_LOG
   std::string counters_path;                 // V4L2_EMU_COUNTERS
   std::string record_path;                   // V4L2_EMU_RECORD
+  bool cedrus_tiled = false;                 // V4L2_EMU_CEDRUS_TILED=1: cedrus without UNTILED
   static EmulatorConfig from_environment();
 };
 

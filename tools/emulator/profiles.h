@@ -40,13 +40,31 @@ enum class HoldCaptureSupport {
   AfterOutputFormatSet,
 };
 
+// How a driver sizes its CAPTURE (decoded) format from the OUTPUT size.
+enum class CaptureSizing {
+  // v4l2_fill_pixfmt_mp() on the frmsize-aligned size, plus the driver's
+  // per-macroblock extra bytes (hantro_try_fmt, rkvdec_reset_decoded_fmt).
+  FillPixfmt,
+  // cedrus_prepare_format(): NV12 16-aligned stride and height; NV12_32L32
+  // 32-aligned stride and height, chroma plane of ALIGN(height, 64) / 2 lines.
+  Cedrus,
+};
+
 struct HardwareProfile {
   std::string_view name;         // V4L2_EMU_PROFILE value
   std::string_view driver;       // QUERYCAP driver / MEDIA_IOC_DEVICE_INFO driver
   std::string_view card;         // QUERYCAP card (the video_device name)
   std::string_view model;        // media device model
   uint32_t min_width, max_width, min_height, max_height, step;  // H264_SLICE frmsize
-  uint32_t capture_pixelformat;  // V4L2_PIX_FMT_NV12 or V4L2_PIX_FMT_NV12_32L32
+  bool enum_framesizes;          // VIDIOC_ENUM_FRAMESIZES implemented (cedrus: ENOTTY)
+  // OUTPUT sizeimage floor (cedrus: SZ_1K). 0: the hantro/rkvdec rule, a
+  // zero sizeimage becomes width * height * 2.
+  uint32_t coded_min_sizeimage;
+  uint32_t capture_pixelformat;  // linear V4L2_PIX_FMT_NV12, the default when offered
+  // A tiled format offered after it (cedrus: V4L2_PIX_FMT_NV12_32L32), 0 if none.
+  // Cedrus variants without CEDRUS_CAPABILITY_UNTILED offer only this one.
+  uint32_t tiled_capture_pixelformat;
+  CaptureSizing capture_sizing;
   int32_t decode_mode_min, decode_mode_max, decode_mode_def;  // V4L2_STATELESS_H264_DECODE_MODE_*
   int32_t start_code_min, start_code_max, start_code_def;     // V4L2_STATELESS_H264_START_CODE_*
   int32_t h264_profile_min, h264_profile_max, h264_profile_def;

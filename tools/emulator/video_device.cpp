@@ -121,7 +121,6 @@ M2mInstance::M2mInstance(std::shared_ptr<EmulatedDevice> device, UniqueFd signal
   initial.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_H264_SLICE;
   try_fmt(initial);
   output_.format = initial.fmt.pix_mp;
-  capture_.format.pixelformat = device_->profile().capture_pixelformat;
   derive_capture_format();
   hold_capture_supported_ = device_->profile().hold_capture == HoldCaptureSupport::FromOpen;
 }
@@ -218,7 +217,7 @@ int M2mInstance::querycap(v4l2_capability& cap) const {
 
 int M2mInstance::enum_fmt(v4l2_fmtdesc& desc) const {
   const uint32_t index = desc.index, type = desc.type;
-  if (index != 0) return -EINVAL;
+  if (index != 0 && type != V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE) return -EINVAL;
   std::memset(&desc, 0, sizeof(desc));
   desc.index = index;
   desc.type = type;
@@ -228,7 +227,9 @@ int M2mInstance::enum_fmt(v4l2_fmtdesc& desc) const {
     desc.flags = V4L2_FMT_FLAG_COMPRESSED;
     description = "H.264 Parsed Slice Data";
   } else if (type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE) {
-    desc.pixelformat = device_->profile().capture_pixelformat;
+    const std::vector<uint32_t> formats = capture_formats();
+    if (index >= formats.size()) return -EINVAL;
+    desc.pixelformat = formats[index];
     description = desc.pixelformat == V4L2_PIX_FMT_NV12 ? "Y/UV 4:2:0" : "Y/UV 4:2:0 (32x32 Linear)";
   } else {
     return -EINVAL;
@@ -252,7 +253,10 @@ int M2mInstance::try_fmt(v4l2_format& format) const {
   const bool capture = format.type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
   if (!capture && format.type != V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE) return -EINVAL;
   if (capture) {
-    pix.pixelformat = profile.capture_pixelformat;
+    // hantro_try_fmt / cedrus_find_format: an unknown format becomes the first.
+    const std::vector<uint32_t> formats = capture_formats();
+    if (std::find(formats.begin(), formats.end(), pix.pixelformat) == formats.end())
+      pix.pixelformat = formats.front();
     pix.width = output_.format.width;
     pix.height = output_.format.height;
     pix.colorspace = output_.format.colorspace;
@@ -270,7 +274,18 @@ int M2mInstance::try_fmt(v4l2_format& format) const {
   std::memset(pix.reserved, 0, sizeof(pix.reserved));
   v4l2_plane_pix_format& plane = pix.plane_fmt[0];
   std::memset(plane.reserved, 0, sizeof(plane.reserved));
-  if (capture) {
+  if (capture && profile.capture_sizing == CaptureSizing::Cedrus) {
+    // cedrus_prepare_format(): the aligned height becomes the format's height.
+    if (pix.pixelformat == V4L2_PIX_FMT_NV12_32L32) {
+      plane.bytesperline = align_up(pix.width, 32);
+      pix.height = align_up(pix.height, 32);
+      plane.sizeimage = plane.bytesperline * pix.height + plane.bytesperline * align_up(pix.height, 64) / 2;
+    } else {
+      plane.bytesperline = align_up(pix.width, 16);
+      pix.height = align_up(pix.height, 16);
+      plane.sizeimage = plane.bytesperline * pix.height * 3 / 2;
+    }
+  } else if (capture) {
     // v4l2_fill_pixfmt_mp() plus the driver's per-macroblock extra data.
     const uint32_t mbs = ((pix.width + 15) / 16) * ((pix.height + 15) / 16);
     if (pix.pixelformat == V4L2_PIX_FMT_NV12_32L32) {
@@ -283,16 +298,23 @@ int M2mInstance::try_fmt(v4l2_format& format) const {
     plane.sizeimage += profile.capture_extra_per_mb * mbs + profile.capture_extra_fixed;
   } else {
     plane.bytesperline = 0;
-    // A zero sizeimage on the coded side means "the maximum frame size".
-    if (plane.sizeimage == 0) plane.sizeimage = pix.width * pix.height * kCodedMaxDepth;
+    if (profile.coded_min_sizeimage) {
+      // cedrus_prepare_format(): "Choose some minimum size since this can't be 0".
+      plane.sizeimage = std::max(plane.sizeimage, profile.coded_min_sizeimage);
+    } else if (plane.sizeimage == 0) {
+      // hantro/rkvdec: a zero sizeimage on the coded side means "the maximum frame size".
+      plane.sizeimage = pix.width * pix.height * kCodedMaxDepth;
+    }
   }
   return 0;
 }
 
+// hantro_reset_raw_fmt / rkvdec_reset_decoded_fmt / cedrus_reset_cap_format:
+// setting the OUTPUT format resets CAPTURE to the default format and its size.
 void M2mInstance::derive_capture_format() {
   v4l2_format format{};
   format.type = capture_.type;
-  format.fmt.pix_mp.pixelformat = capture_.format.pixelformat;
+  format.fmt.pix_mp.pixelformat = capture_formats().front();
   try_fmt(format);
   capture_.format = format.fmt.pix_mp;
 }
@@ -330,11 +352,24 @@ int M2mInstance::set_fmt(v4l2_format& format) {
 int M2mInstance::enum_framesizes(v4l2_frmsizeenum& sizes) const {
   // vidioc-enum-framesizes.rst: only the coded format has sizes, one stepwise range.
   const HardwareProfile& profile = device_->profile();
+  if (!profile.enum_framesizes) return -ENOTTY;  // cedrus_ioctl_ops has no vidioc_enum_framesizes
   if (sizes.index != 0 || sizes.pixel_format != V4L2_PIX_FMT_H264_SLICE) return -EINVAL;
   sizes.type = V4L2_FRMSIZE_TYPE_STEPWISE;
   sizes.stepwise = {profile.min_width, profile.max_width, profile.step,
                     profile.min_height, profile.max_height, profile.step};
   return 0;
+}
+
+// The CAPTURE formats in ENUM_FMT order; the first is the default.
+std::vector<uint32_t> M2mInstance::capture_formats() const {
+  const HardwareProfile& profile = device_->profile();
+  std::vector<uint32_t> formats;
+  // cedrus_find_format(): NV12 needs CEDRUS_CAPABILITY_UNTILED, which the
+  // V4L2_EMU_CEDRUS_TILED=1 variant (like the A64) lacks.
+  const bool untiled = !(profile.tiled_capture_pixelformat && emulator_.config().cedrus_tiled);
+  if (untiled) formats.push_back(profile.capture_pixelformat);
+  if (profile.tiled_capture_pixelformat) formats.push_back(profile.tiled_capture_pixelformat);
+  return formats;
 }
 
 uint32_t M2mInstance::buffer_capabilities(const Queue& queue) const {

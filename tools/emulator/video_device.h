@@ -110,6 +110,7 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
   int legacy_ctrl(unsigned long request, v4l2_control& control);
 
   uint32_t buffer_capabilities(const Queue& queue) const;
+  std::vector<uint32_t> capture_formats() const;
   void fill_buffer(const Queue& queue, const Buffer& buffer, v4l2_buffer& out) const;
   int allocate_buffers(Queue& queue, uint32_t count, uint32_t size);
   void free_buffers(Queue& queue);
