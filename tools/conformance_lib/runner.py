@@ -175,6 +175,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="streams decoded in parallel (default: nproc)")
     parser.add_argument("--only", default="",
                         help="comma-separated stream names to run")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated stream names not to run (each printed as SKIP): "
+                             "streams the emulated device refuses by its kernel driver's rules")
     parser.add_argument("--profile", default="hantro", choices=sorted(testbed.VPUS),
                         help="emulated decoder (V4L2_EMU_PROFILE, default hantro)")
     parser.add_argument("--keep-output", type=Path, metavar="DIR",
@@ -210,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, manifest.ManifestError) as error:
         print(f"conformance: {error}", file=sys.stderr)
         return 2
+    skipped = {name.strip() for name in args.skip.split(",") if name.strip()}
+    for stream in streams:
+        if stream.name in skipped:
+            print(f"SKIP {stream.name}", flush=True)
+    streams = [stream for stream in streams if stream.name not in skipped]
 
     client = clients.CLIENTS[args.client]()
     build_dir = args.build_dir.resolve()
