@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <string>
 
 #include "v4l2/device.h"
 
@@ -64,6 +65,36 @@ VAStatus probe_decoder(const std::string& video_path, const std::string& media_p
     log.errorf("%s (%s) rejected: OUTPUT queue does not offer H264_SLICE", video_path.c_str(),
                out.driver_name.c_str());
     return VA_STATUS_ERROR_UNSUPPORTED_PROFILE;
+  }
+
+  // The CAPTURE formats follow the OUTPUT format (dev-stateless-decoder.rst,
+  // "Initialization"): set H264_SLICE on this private instance, then look
+  // for a linear NV12 layout the driver can present as VA surfaces.
+  {
+    v4l2_format f{};
+    f.type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
+    f.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_H264_SLICE;
+    f.fmt.pix_mp.width = 176;
+    f.fmt.pix_mp.height = 144;
+    f.fmt.pix_mp.num_planes = 1;
+    if (int err = dev->call(VIDIOC_S_FMT, &f, "VIDIOC_S_FMT", "OUTPUT H264_SLICE (probe)"))
+      return status_from_errno(err);
+    bool linear_nv12 = false;
+    std::string offered;
+    for (uint32_t i = 0;; ++i) {
+      v4l2_fmtdesc c{};
+      c.index = i;
+      c.type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
+      if (xioctl(dev->fd(), VIDIOC_ENUM_FMT, &c)) break;
+      if (c.pixelformat == V4L2_PIX_FMT_NV12 || c.pixelformat == V4L2_PIX_FMT_NV12M) linear_nv12 = true;
+      offered += std::string(offered.empty() ? "" : ", ") + reinterpret_cast<const char*>(c.description);
+    }
+    if (!linear_nv12) {
+      log.errorf("%s (%s) rejected: CAPTURE offers no linear NV12 (offers: %s); tiled layouts are not supported",
+                 video_path.c_str(), out.driver_name.c_str(), offered.empty() ? "nothing" : offered.c_str());
+      out.h264 = false;
+      return VA_STATUS_ERROR_UNSUPPORTED_PROFILE;
+    }
   }
 
   v4l2_frmsizeenum fs{};
