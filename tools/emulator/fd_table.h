@@ -2,6 +2,11 @@
 // emulated fd is a real fd (memfd or socket) so dup/close/poll/mmap keep their
 // kernel semantics; this table maps it to the model object behind it. dup'd
 // fds share the object, like they share an open file description.
+//
+// Thread safety: every method may be called from any thread. close() erases
+// the entry before the real close, so a number the kernel hands out again can
+// never meet a live entry; an entry left behind by a close the emulator did not
+// see (close_range, a raw syscall) is recognised by the backing file's inode.
 #pragma once
 
 #include <sys/stat.h>
@@ -11,7 +16,46 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#if defined(__SANITIZE_THREAD__)
+#define EMU_THREAD_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define EMU_THREAD_SANITIZER 1
+#endif
+#endif
+
+#ifdef EMU_THREAD_SANITIZER
+extern "C" void __tsan_acquire(void* address);
+extern "C" void __tsan_release(void* address);
+#endif
+
 namespace emu {
+
+// ThreadSanitizer's blocking interceptors (poll, ppoll, select, pselect) call
+// the next definition, the emulator's, with its own interceptors switched off,
+// so the mutexes the emulator takes in there are invisible to it and every
+// access made under them looks unsynchronised. Declaring a lock section with
+// this (after locking, destroyed before unlocking) states its happens-before
+// edges explicitly, on the lock's own address, which is where TSan keeps the
+// lock's clock. Does nothing in other builds.
+class SanitizerLockScope {
+ public:
+  explicit SanitizerLockScope(const void* lock) : lock_(const_cast<void*>(lock)) {
+#ifdef EMU_THREAD_SANITIZER
+    __tsan_acquire(lock_);
+#endif
+  }
+  ~SanitizerLockScope() {
+#ifdef EMU_THREAD_SANITIZER
+    __tsan_release(lock_);
+#endif
+  }
+  SanitizerLockScope(const SanitizerLockScope&) = delete;
+  SanitizerLockScope& operator=(const SanitizerLockScope&) = delete;
+
+ private:
+  [[maybe_unused]] void* lock_;
+};
 
 class EmulatedFile {
  public:
@@ -20,7 +64,8 @@ class EmulatedFile {
   virtual int ioctl(int fd, unsigned long request, void* arg) = 0;
   virtual dev_t rdev() const = 0;
   // poll(2) readiness the real driver would report for `requested`, or -1
-  // when the backing fd's native readiness is already right.
+  // when the backing fd's native readiness is already right. Called from the
+  // emulator's poll()/select(): a lock taken here needs a SanitizerLockScope.
   virtual int poll_events(short requested) { (void)requested; return -1; }
   // mmap of the node (video buffers). Returns MAP_FAILED with errno set.
   virtual void* mmap(void* addr, size_t length, int prot, int flags, off_t offset);
@@ -28,14 +73,18 @@ class EmulatedFile {
 
 class FdTable {
  public:
+  // `fd` (just created by the emulator) now refers to `file`; replaces a
+  // stale entry of the same number.
   void insert(int fd, std::shared_ptr<EmulatedFile> file);
   // The file behind `fd`, or null. A stale entry (the fd was closed behind
   // the emulator's back and its number reused) is detected by inode and dropped.
   std::shared_ptr<EmulatedFile> find(int fd);
   // Removes `fd`; returns the file so the caller drops it outside the lock.
   std::shared_ptr<EmulatedFile> erase(int fd);
-  // newfd now refers to what oldfd refers to (after a successful dup).
-  void duplicate(int oldfd, int newfd);
+  // After a successful dup: newfd refers to what oldfd refers to, in one step
+  // (no moment where newfd is unknown). Returns what newfd referred to before
+  // (dup2/dup3 close it), for the caller to drop outside the lock.
+  std::shared_ptr<EmulatedFile> duplicate(int oldfd, int newfd);
   bool empty() const;
   void clear();
 
@@ -45,6 +94,9 @@ class FdTable {
     dev_t dev;
     ino_t ino;
   };
+  // Whether `fd` still is the file `entry` was made for.
+  static bool still_refers_to(int fd, const Entry& entry);
+
   mutable std::shared_mutex mutex_;
   std::unordered_map<int, Entry> entries_;
 };

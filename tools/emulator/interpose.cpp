@@ -23,6 +23,7 @@
 #include <string>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -37,17 +38,73 @@ using emu::Emulator;
 
 namespace {
 
+// The next definition (libc's, or a sanitizer's) of a function replaced here,
+// resolved with dlsym(RTLD_NEXT) on first use. Threads may resolve it at the
+// same time; they find the same address, and the atomic makes storing it
+// twice harmless. Constant-initialised, so it works before any constructor
+// (ld.so and sanitizer runtimes call open()/fstat() that early).
 template <typename Fn>
-Fn next_symbol(const char* name) {
-  return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
-}
-
-#define EMU_REAL(name, type)                                              \
-  static const auto real_##name = next_symbol<type>(#name);               \
-  if (!real_##name) {                                                     \
-    errno = ENOSYS;                                                       \
-    return -1;                                                            \
+class NextFunction {
+ public:
+  explicit constexpr NextFunction(const char* name) : name_(name) {}
+  // Null when no later object defines the symbol.
+  Fn get() {
+    void* address = address_.load(std::memory_order_acquire);
+    if (!address) {
+      address = dlsym(RTLD_NEXT, name_);
+      address_.store(address, std::memory_order_release);
+    }
+    return reinterpret_cast<Fn>(address);
   }
+
+ private:
+  const char* name_;
+  std::atomic<void*> address_{nullptr};
+};
+
+using OpenFn = int (*)(const char*, int, ...);
+using OpenatFn = int (*)(int, const char*, int, ...);
+using StatFn = int (*)(const char*, struct stat*);
+using FstatFn = int (*)(int, struct stat*);
+using FstatatFn = int (*)(int, const char*, struct stat*, int);
+using StatxFn = int (*)(int, const char*, int, unsigned int, struct statx*);
+using AccessFn = int (*)(const char*, int);
+using IoctlFn = int (*)(int, unsigned long, ...);
+using CloseFn = int (*)(int);
+using DupFn = int (*)(int);
+using Dup2Fn = int (*)(int, int);
+using Dup3Fn = int (*)(int, int, int);
+using FcntlFn = int (*)(int, int, ...);
+using MmapFn = void* (*)(void*, size_t, int, int, int, off_t);
+using FopenFn = FILE* (*)(const char*, const char*);
+using PpollFn = int (*)(struct pollfd*, nfds_t, const struct timespec*, const sigset_t*);
+using SelectFn = int (*)(int, fd_set*, fd_set*, fd_set*, struct timeval*);
+using PselectFn = int (*)(int, fd_set*, fd_set*, fd_set*, const struct timespec*, const sigset_t*);
+
+constinit NextFunction<OpenFn> next_open{"open"}, next_open64{"open64"};
+constinit NextFunction<OpenatFn> next_openat{"openat"}, next_openat64{"openat64"};
+constinit NextFunction<StatFn> next_stat{"stat"}, next_stat64{"stat64"}, next_lstat{"lstat"},
+    next_lstat64{"lstat64"};
+constinit NextFunction<FstatFn> next_fstat{"fstat"};
+constinit NextFunction<FstatatFn> next_fstatat{"fstatat"};
+constinit NextFunction<StatxFn> next_statx{"statx"};
+constinit NextFunction<AccessFn> next_access{"access"};
+constinit NextFunction<IoctlFn> next_ioctl{"ioctl"};
+constinit NextFunction<CloseFn> next_close{"close"};
+constinit NextFunction<DupFn> next_dup{"dup"};
+constinit NextFunction<Dup2Fn> next_dup2{"dup2"};
+constinit NextFunction<Dup3Fn> next_dup3{"dup3"};
+constinit NextFunction<FcntlFn> next_fcntl{"fcntl"}, next_fcntl64{"fcntl64"};
+constinit NextFunction<MmapFn> next_mmap{"mmap"}, next_mmap64{"mmap64"};
+constinit NextFunction<FopenFn> next_fopen{"fopen"}, next_fopen64{"fopen64"};
+constinit NextFunction<PpollFn> next_ppoll{"ppoll"};
+constinit NextFunction<SelectFn> next_select{"select"};
+constinit NextFunction<PselectFn> next_pselect{"pselect"};
+
+int no_next_function() {
+  errno = ENOSYS;
+  return -1;
+}
 
 int finish(int result) {
   if (result < 0) {
@@ -90,18 +147,13 @@ void fill_statx(struct statx* out, const struct stat& st) {
 
 using Clock = std::chrono::steady_clock;
 
-using PpollFn = int (*)(struct pollfd*, nfds_t, const struct timespec*, const sigset_t*);
-
 // Emulated fds answer with the driver's readiness (EmulatedFile::poll_events);
 // their backing sockets are made readable by the model whenever that
 // readiness may have changed, so waiting happens in the real ppoll().
 int emulated_ppoll(struct pollfd* fds, nfds_t count, const struct timespec* timeout,
                    const sigset_t* sigmask) {
-  static const auto real_ppoll = next_symbol<PpollFn>("ppoll");
-  if (!real_ppoll) {
-    errno = ENOSYS;
-    return -1;
-  }
+  const PpollFn real_ppoll = next_ppoll.get();
+  if (!real_ppoll) return no_next_function();
   std::vector<std::shared_ptr<emu::EmulatedFile>> files(count);
   bool any = false;
   for (nfds_t i = 0; fds && i < count; ++i) {
@@ -209,9 +261,8 @@ int select_via_poll(int nfds, fd_set* r, fd_set* w, fd_set* e, const struct time
 int do_ioctl(int fd, unsigned long request, void* arg) {
   std::shared_ptr<emu::EmulatedFile> file = Emulator::instance().fds().find(fd);
   if (!file) {
-    using IoctlFn = int (*)(int, unsigned long, ...);
-    static const auto real_ioctl = next_symbol<IoctlFn>("ioctl");
-    return real_ioctl ? real_ioctl(fd, request, arg) : (errno = ENOSYS, -1);
+    const IoctlFn real_ioctl = next_ioctl.get();
+    return real_ioctl ? real_ioctl(fd, request, arg) : no_next_function();
   }
   Emulator& emulator = Emulator::instance();
   emulator.counters().count_ioctl(request);
@@ -223,22 +274,18 @@ int do_ioctl(int fd, unsigned long request, void* arg) {
   return finish(result);
 }
 
-int do_stat(const char* path, struct stat* st, const char* real_name) {
+int do_stat(const char* path, struct stat* st, NextFunction<StatFn>& next) {
   if (auto fake = Emulator::instance().stat_path(path)) {
     *st = *fake;
     return 0;
   }
-  using StatFn = int (*)(const char*, struct stat*);
-  static StatFn stat_fn = nullptr, lstat_fn = nullptr;
-  StatFn& fn = std::strncmp(real_name, "lstat", 5) == 0 ? lstat_fn : stat_fn;
-  if (!fn) fn = next_symbol<StatFn>(real_name);
-  return fn ? fn(path, st) : (errno = ENOSYS, -1);
+  const StatFn fn = next.get();
+  return fn ? fn(path, st) : no_next_function();
 }
 
 int do_fstat(int fd, struct stat* st) {
-  using FstatFn = int (*)(int, struct stat*);
-  static const auto real_fstat = next_symbol<FstatFn>("fstat");
-  if (!real_fstat) return errno = ENOSYS, -1;
+  const FstatFn real_fstat = next_fstat.get();
+  if (!real_fstat) return no_next_function();
   const int result = real_fstat(fd, st);
   if (result == 0) Emulator::instance().patch_fstat(fd, *st);
   return result;
@@ -250,33 +297,26 @@ int do_fstatat(int dirfd, const char* path, struct stat* st, int flags) {
       *st = *fake;
       return 0;
     }
-  using FstatatFn = int (*)(int, const char*, struct stat*, int);
-  static const auto real_fstatat = next_symbol<FstatatFn>("fstatat");
-  if (!real_fstatat) return errno = ENOSYS, -1;
+  const FstatatFn real_fstatat = next_fstatat.get();
+  if (!real_fstatat) return no_next_function();
   const int result = real_fstatat(dirfd, path, st, flags);
   if (result == 0 && names_fd_itself(path, flags))
     Emulator::instance().patch_fstat(dirfd, *st);
   return result;
 }
 
-int do_open(const char* path, int flags, mode_t mode, const char* real_name) {
+int do_open(const char* path, int flags, mode_t mode, NextFunction<OpenFn>& next) {
   int result = -1;
   if (emulated_open(path, flags, result)) return result;
-  using OpenFn = int (*)(const char*, int, ...);
-  static OpenFn open_fn = nullptr, open64_fn = nullptr;
-  OpenFn& fn = std::strcmp(real_name, "open64") == 0 ? open64_fn : open_fn;
-  if (!fn) fn = next_symbol<OpenFn>(real_name);
-  return fn ? fn(path, flags, mode) : (errno = ENOSYS, -1);
+  const OpenFn fn = next.get();
+  return fn ? fn(path, flags, mode) : no_next_function();
 }
 
-int do_openat(int dirfd, const char* path, int flags, mode_t mode, const char* real_name) {
+int do_openat(int dirfd, const char* path, int flags, mode_t mode, NextFunction<OpenatFn>& next) {
   int result = -1;
   if ((dirfd == AT_FDCWD || is_absolute(path)) && emulated_open(path, flags, result)) return result;
-  using OpenatFn = int (*)(int, const char*, int, ...);
-  static OpenatFn openat_fn = nullptr, openat64_fn = nullptr;
-  OpenatFn& fn = std::strcmp(real_name, "openat64") == 0 ? openat64_fn : openat_fn;
-  if (!fn) fn = next_symbol<OpenatFn>(real_name);
-  return fn ? fn(dirfd, path, flags, mode) : (errno = ENOSYS, -1);
+  const OpenatFn fn = next.get();
+  return fn ? fn(dirfd, path, flags, mode) : no_next_function();
 }
 
 mode_t mode_arg(int flags, va_list args) {
@@ -284,30 +324,27 @@ mode_t mode_arg(int flags, va_list args) {
 }
 
 int dup_result(int oldfd, int newfd) {
-  if (newfd >= 0) Emulator::instance().fds().duplicate(oldfd, newfd);
+  if (newfd < 0) return newfd;
+  // What dup2/dup3 closed at newfd is dropped here, outside the table's lock.
+  const std::shared_ptr<emu::EmulatedFile> replaced =
+      Emulator::instance().fds().duplicate(oldfd, newfd);
   return newfd;
 }
 
-int do_fcntl(int fd, int cmd, void* arg, const char* real_name) {
-  using FcntlFn = int (*)(int, int, ...);
-  static FcntlFn fcntl_fn = nullptr, fcntl64_fn = nullptr;
-  FcntlFn& fn = std::strcmp(real_name, "fcntl64") == 0 ? fcntl64_fn : fcntl_fn;
-  if (!fn) fn = next_symbol<FcntlFn>(real_name);
-  if (!fn) return errno = ENOSYS, -1;
+int do_fcntl(int fd, int cmd, void* arg, NextFunction<FcntlFn>& next) {
+  const FcntlFn fn = next.get();
+  if (!fn) return no_next_function();
   const int result = fn(fd, cmd, arg);
   if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && result >= 0) return dup_result(fd, result);
   return result;
 }
 
 void* do_mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offset,
-              const char* real_name) {
+              NextFunction<MmapFn>& next) {
   if (fd >= 0 && !(flags & MAP_ANONYMOUS))
     if (auto file = Emulator::instance().fds().find(fd))
       return file->mmap(addr, length, prot, flags, offset);
-  using MmapFn = void* (*)(void*, size_t, int, int, int, off_t);
-  static MmapFn mmap_fn = nullptr, mmap64_fn = nullptr;
-  MmapFn& fn = std::strcmp(real_name, "mmap64") == 0 ? mmap64_fn : mmap_fn;
-  if (!fn) fn = next_symbol<MmapFn>(real_name);
+  const MmapFn fn = next.get();
   if (!fn) {
     errno = ENOSYS;
     return MAP_FAILED;
@@ -329,13 +366,10 @@ FILE* text_stream(const std::string& text) {
   return stream;
 }
 
-FILE* do_fopen(const char* path, const char* mode, const char* real_name) {
+FILE* do_fopen(const char* path, const char* mode, NextFunction<FopenFn>& next) {
   if (mode && mode[0] == 'r')
     if (auto text = Emulator::instance().sysfs_text(path)) return text_stream(*text);
-  using FopenFn = FILE* (*)(const char*, const char*);
-  static FopenFn fopen_fn = nullptr, fopen64_fn = nullptr;
-  FopenFn& fn = std::strcmp(real_name, "fopen64") == 0 ? fopen64_fn : fopen_fn;
-  if (!fn) fn = next_symbol<FopenFn>(real_name);
+  const FopenFn fn = next.get();
   if (!fn) {
     errno = ENOSYS;
     return nullptr;
@@ -349,10 +383,10 @@ extern "C" {
 
 // ---- fopen (sysfs uevent files of the emulated nodes) --------------------
 __attribute__((visibility("default"))) FILE* fopen(const char* path, const char* mode) {
-  return do_fopen(path, mode, "fopen");
+  return do_fopen(path, mode, next_fopen);
 }
 __attribute__((visibility("default"))) FILE* fopen64(const char* path, const char* mode) {
-  return do_fopen(path, mode, "fopen64");
+  return do_fopen(path, mode, next_fopen64);
 }
 
 // ---- open ---------------------------------------------------------------
@@ -361,54 +395,54 @@ __attribute__((visibility("default"))) int open(const char* path, int flags, ...
   va_start(args, flags);
   const mode_t mode = mode_arg(flags, args);
   va_end(args);
-  return do_open(path, flags, mode, "open");
+  return do_open(path, flags, mode, next_open);
 }
 __attribute__((visibility("default"))) int open64(const char* path, int flags, ...) {
   va_list args;
   va_start(args, flags);
   const mode_t mode = mode_arg(flags, args);
   va_end(args);
-  return do_open(path, flags, mode, "open64");
+  return do_open(path, flags, mode, next_open64);
 }
 __attribute__((visibility("default"))) int __open_2(const char* path, int flags) {
-  return do_open(path, flags, 0, "open");
+  return do_open(path, flags, 0, next_open);
 }
 __attribute__((visibility("default"))) int __open64_2(const char* path, int flags) {
-  return do_open(path, flags, 0, "open64");
+  return do_open(path, flags, 0, next_open64);
 }
 __attribute__((visibility("default"))) int openat(int dirfd, const char* path, int flags, ...) {
   va_list args;
   va_start(args, flags);
   const mode_t mode = mode_arg(flags, args);
   va_end(args);
-  return do_openat(dirfd, path, flags, mode, "openat");
+  return do_openat(dirfd, path, flags, mode, next_openat);
 }
 __attribute__((visibility("default"))) int openat64(int dirfd, const char* path, int flags, ...) {
   va_list args;
   va_start(args, flags);
   const mode_t mode = mode_arg(flags, args);
   va_end(args);
-  return do_openat(dirfd, path, flags, mode, "openat64");
+  return do_openat(dirfd, path, flags, mode, next_openat64);
 }
 __attribute__((visibility("default"))) int __openat_2(int dirfd, const char* path, int flags) {
-  return do_openat(dirfd, path, flags, 0, "openat");
+  return do_openat(dirfd, path, flags, 0, next_openat);
 }
 __attribute__((visibility("default"))) int __openat64_2(int dirfd, const char* path, int flags) {
-  return do_openat(dirfd, path, flags, 0, "openat64");
+  return do_openat(dirfd, path, flags, 0, next_openat64);
 }
 
 // ---- stat ---------------------------------------------------------------
 __attribute__((visibility("default"))) int stat(const char* path, struct stat* st) noexcept {
-  return do_stat(path, st, "stat");
+  return do_stat(path, st, next_stat);
 }
 __attribute__((visibility("default"))) int stat64(const char* path, struct stat64* st) noexcept {
-  return do_stat(path, reinterpret_cast<struct stat*>(st), "stat64");
+  return do_stat(path, reinterpret_cast<struct stat*>(st), next_stat64);
 }
 __attribute__((visibility("default"))) int lstat(const char* path, struct stat* st) noexcept {
-  return do_stat(path, st, "lstat");
+  return do_stat(path, st, next_lstat);
 }
 __attribute__((visibility("default"))) int lstat64(const char* path, struct stat64* st) noexcept {
-  return do_stat(path, reinterpret_cast<struct stat*>(st), "lstat64");
+  return do_stat(path, reinterpret_cast<struct stat*>(st), next_lstat64);
 }
 __attribute__((visibility("default"))) int fstat(int fd, struct stat* st) noexcept {
   return do_fstat(fd, st);
@@ -425,16 +459,16 @@ __attribute__((visibility("default"))) int fstatat64(int dirfd, const char* path
   return do_fstatat(dirfd, path, reinterpret_cast<struct stat*>(st), flags);
 }
 __attribute__((visibility("default"))) int __xstat(int, const char* path, struct stat* st) {
-  return do_stat(path, st, "stat");
+  return do_stat(path, st, next_stat);
 }
 __attribute__((visibility("default"))) int __xstat64(int, const char* path, struct stat64* st) {
-  return do_stat(path, reinterpret_cast<struct stat*>(st), "stat64");
+  return do_stat(path, reinterpret_cast<struct stat*>(st), next_stat64);
 }
 __attribute__((visibility("default"))) int __lxstat(int, const char* path, struct stat* st) {
-  return do_stat(path, st, "lstat");
+  return do_stat(path, st, next_lstat);
 }
 __attribute__((visibility("default"))) int __lxstat64(int, const char* path, struct stat64* st) {
-  return do_stat(path, reinterpret_cast<struct stat*>(st), "lstat64");
+  return do_stat(path, reinterpret_cast<struct stat*>(st), next_lstat64);
 }
 __attribute__((visibility("default"))) int __fxstat(int, int fd, struct stat* st) {
   return do_fstat(fd, st);
@@ -457,9 +491,8 @@ __attribute__((visibility("default"))) int statx(int dirfd, const char* path, in
       fill_statx(out, *fake);
       return 0;
     }
-  using StatxFn = int (*)(int, const char*, int, unsigned int, struct statx*);
-  static const auto real_statx = next_symbol<StatxFn>("statx");
-  if (!real_statx) return errno = ENOSYS, -1;
+  const StatxFn real_statx = next_statx.get();
+  if (!real_statx) return no_next_function();
   const int result = real_statx(dirfd, path, flags, mask, out);
   if (result == 0 && names_fd_itself(path, flags)) {
     struct stat st {};
@@ -474,9 +507,8 @@ __attribute__((visibility("default"))) int statx(int dirfd, const char* path, in
 }
 __attribute__((visibility("default"))) int access(const char* path, int mode) noexcept {
   if (Emulator::instance().stat_path(path)) return 0;
-  using AccessFn = int (*)(const char*, int);
-  static const auto real_access = next_symbol<AccessFn>("access");
-  return real_access ? real_access(path, mode) : (errno = ENOSYS, -1);
+  const AccessFn real_access = next_access.get();
+  return real_access ? real_access(path, mode) : no_next_function();
 }
 
 // ---- ioctl / close / dup / fcntl / mmap ---------------------------------
@@ -489,44 +521,47 @@ __attribute__((visibility("default"))) int ioctl(int fd, unsigned long request, 
 }
 __attribute__((visibility("default"))) int close(int fd) {
   // Drop the model object only after the real close, outside every lock.
+  // Erased before the real close: once the kernel may reuse the number, the
+  // table no longer names it.
   std::shared_ptr<emu::EmulatedFile> dropped = Emulator::instance().fds().erase(fd);
-  EMU_REAL(close, int (*)(int));
-  return real_close(fd);
+  const CloseFn real_close = next_close.get();
+  return real_close ? real_close(fd) : no_next_function();
 }
 __attribute__((visibility("default"))) int dup(int fd) noexcept {
-  EMU_REAL(dup, int (*)(int));
-  return dup_result(fd, real_dup(fd));
+  const DupFn real_dup = next_dup.get();
+  return real_dup ? dup_result(fd, real_dup(fd)) : no_next_function();
 }
 __attribute__((visibility("default"))) int dup2(int oldfd, int newfd) noexcept {
-  EMU_REAL(dup2, int (*)(int, int));
+  const Dup2Fn real_dup2 = next_dup2.get();
+  if (!real_dup2) return no_next_function();
   const int result = real_dup2(oldfd, newfd);
   return (result >= 0 && oldfd != newfd) ? dup_result(oldfd, result) : result;
 }
 __attribute__((visibility("default"))) int dup3(int oldfd, int newfd, int flags) noexcept {
-  EMU_REAL(dup3, int (*)(int, int, int));
-  return dup_result(oldfd, real_dup3(oldfd, newfd, flags));
+  const Dup3Fn real_dup3 = next_dup3.get();
+  return real_dup3 ? dup_result(oldfd, real_dup3(oldfd, newfd, flags)) : no_next_function();
 }
 __attribute__((visibility("default"))) int fcntl(int fd, int cmd, ...) {
   va_list args;
   va_start(args, cmd);
   void* arg = va_arg(args, void*);
   va_end(args);
-  return do_fcntl(fd, cmd, arg, "fcntl");
+  return do_fcntl(fd, cmd, arg, next_fcntl);
 }
 __attribute__((visibility("default"))) int fcntl64(int fd, int cmd, ...) {
   va_list args;
   va_start(args, cmd);
   void* arg = va_arg(args, void*);
   va_end(args);
-  return do_fcntl(fd, cmd, arg, "fcntl64");
+  return do_fcntl(fd, cmd, arg, next_fcntl64);
 }
 __attribute__((visibility("default"))) void* mmap(void* addr, size_t length, int prot, int flags,
                                                   int fd, off_t offset) noexcept {
-  return do_mmap(addr, length, prot, flags, fd, offset, "mmap");
+  return do_mmap(addr, length, prot, flags, fd, offset, next_mmap);
 }
 __attribute__((visibility("default"))) void* mmap64(void* addr, size_t length, int prot, int flags,
                                                     int fd, off64_t offset) noexcept {
-  return do_mmap(addr, length, prot, flags, fd, offset, "mmap64");
+  return do_mmap(addr, length, prot, flags, fd, offset, next_mmap64);
 }
 
 // ---- poll / select ------------------------------------------------------
@@ -550,8 +585,8 @@ __attribute__((visibility("default"))) int __ppoll_chk(struct pollfd* fds, nfds_
 __attribute__((visibility("default"))) int select(int nfds, fd_set* r, fd_set* w, fd_set* e,
                                                   struct timeval* timeout) {
   if (!sets_hold_emulated(nfds, r, w, e)) {
-    EMU_REAL(select, int (*)(int, fd_set*, fd_set*, fd_set*, struct timeval*));
-    return real_select(nfds, r, w, e, timeout);
+    const SelectFn real_select = next_select.get();
+    return real_select ? real_select(nfds, r, w, e, timeout) : no_next_function();
   }
   struct timespec ts {};
   if (timeout) ts = {timeout->tv_sec, timeout->tv_usec * 1000};
@@ -561,9 +596,8 @@ __attribute__((visibility("default"))) int pselect(int nfds, fd_set* r, fd_set* 
                                                    const struct timespec* timeout,
                                                    const sigset_t* sigmask) {
   if (!sets_hold_emulated(nfds, r, w, e)) {
-    EMU_REAL(pselect, int (*)(int, fd_set*, fd_set*, fd_set*, const struct timespec*,
-                              const sigset_t*));
-    return real_pselect(nfds, r, w, e, timeout, sigmask);
+    const PselectFn real_pselect = next_pselect.get();
+    return real_pselect ? real_pselect(nfds, r, w, e, timeout, sigmask) : no_next_function();
   }
   return select_via_poll(nfds, r, w, e, timeout, sigmask);
 }

@@ -135,6 +135,8 @@ int RequestFile::ioctl(int, unsigned long command, void*) {
 
 int RequestFile::poll_events(short requested) {
   std::lock_guard lock(request_->device().mutex);
+  // Runs inside poll()/select(), where TSan does not see this lock.
+  SanitizerLockScope sanitizer_scope(&request_->device().mutex);
   return request_->poll_events(requested);
 }
 
