@@ -1,5 +1,7 @@
 #include "video_device.h"
 
+#include "fd_table.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
@@ -700,6 +702,8 @@ int M2mInstance::legacy_ctrl(unsigned long command, v4l2_control& control) {
 
 int M2mInstance::poll_events(short requested) {
   std::lock_guard lock(device_->mutex);
+  // Reached from TSan's poll interceptor, which hides the lock from TSan.
+  SanitizerLockScope sanitizer_scope(&device_->mutex);
   // v4l2_m2m_poll() / v4l2_m2m_poll_for_data().
   if (!(requested & (POLLOUT | POLLWRNORM | POLLIN | POLLRDNORM))) return 0;
   if ((!output_.streaming || !output_.has_queued_buffers()) &&
