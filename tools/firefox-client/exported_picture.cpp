@@ -45,7 +45,7 @@ std::string ExportedPicture::Export(VADisplay display, VASurfaceID surface) {
 }
 
 std::string ExportedPicture::SyncAll(unsigned long long flags) const {
-  for (const UniqueFd& fd : fds_) {
+  for (const v4l2va::UniqueFd& fd : fds_) {
     // CPU access to a dma-buf is bracketed by DMA_BUF_IOCTL_SYNC
     // (Documentation/driver-api/dma-buf.rst, "CPU Access to DMA Buffer Objects").
     dma_buf_sync sync{};
@@ -62,7 +62,7 @@ std::string ExportedPicture::SyncAll(unsigned long long flags) const {
 
 std::string ExportedPicture::ReadPackedI420(const CropRect& crop, std::vector<uint8_t>& out) const {
   std::vector<std::span<const uint8_t>> objects;
-  for (const MappedRegion& mapping : mappings_) objects.emplace_back(mapping.bytes(), mapping.size());
+  for (const v4l2va::Mapping& mapping : mappings_) objects.emplace_back(mapping.data(), mapping.size());
   PictureView view;
   std::string error = DescribePicture(descriptor_, objects, view);
   if (!error.empty()) return error;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "picture_layout.h"
-#include "unique_fd.h"
+#include "v4l2/unique_fd.h"  // the driver's owning fd and mapping types
 
 namespace firefox_client {
 
@@ -30,8 +30,8 @@ class ExportedPicture {
   std::string SyncAll(unsigned long long flags) const;
 
   VADRMPRIMESurfaceDescriptor descriptor_{};
-  std::vector<UniqueFd> fds_;
-  std::vector<MappedRegion> mappings_;
+  std::vector<v4l2va::UniqueFd> fds_;
+  std::vector<v4l2va::Mapping> mappings_;
 };
 
 }  // namespace firefox_client
