@@ -8,6 +8,17 @@
 #include "context.h"
 
 namespace v4l2va {
+namespace {
+
+void append_control(std::vector<v4l2_ext_control>& controls, uint32_t id, void* ptr, size_t size) {
+  v4l2_ext_control ctrl{};
+  ctrl.id = id;
+  ctrl.size = static_cast<uint32_t>(size);
+  ctrl.ptr = ptr;
+  controls.push_back(ctrl);
+}
+
+}  // namespace
 
 VAStatus Context::begin_picture(const std::shared_ptr<Surface>& target) {
   if (VAStatus st = bind_surface(target); st != VA_STATUS_SUCCESS) return st;
@@ -90,18 +101,11 @@ uint64_t Context::timestamp_for(Surface& target, const VAPictureParameterBufferH
 
 std::vector<v4l2_ext_control> Context::frame_controls(h264::PictureControls& c) const {
   std::vector<v4l2_ext_control> controls;
-  auto add = [&](uint32_t ctrl_id, void* ptr, size_t size) {
-    v4l2_ext_control ctrl{};
-    ctrl.id = ctrl_id;
-    ctrl.size = static_cast<uint32_t>(size);
-    ctrl.ptr = ptr;
-    controls.push_back(ctrl);
-  };
-  add(V4L2_CID_STATELESS_H264_SPS, &c.sps, sizeof(c.sps));
-  add(V4L2_CID_STATELESS_H264_PPS, &c.pps, sizeof(c.pps));
+  append_control(controls, V4L2_CID_STATELESS_H264_SPS, &c.sps, sizeof(c.sps));
+  append_control(controls, V4L2_CID_STATELESS_H264_PPS, &c.pps, sizeof(c.pps));
   if (decoder_.has_scaling_matrix)
-    add(V4L2_CID_STATELESS_H264_SCALING_MATRIX, &c.scaling_matrix, sizeof(c.scaling_matrix));
-  add(V4L2_CID_STATELESS_H264_DECODE_PARAMS, &c.decode_params, sizeof(c.decode_params));
+    append_control(controls, V4L2_CID_STATELESS_H264_SCALING_MATRIX, &c.scaling_matrix, sizeof(c.scaling_matrix));
+  append_control(controls, V4L2_CID_STATELESS_H264_DECODE_PARAMS, &c.decode_params, sizeof(c.decode_params));
   return controls;
 }
 
@@ -159,17 +163,12 @@ VAStatus Context::submit_slices(h264::PictureControls& controls, uint64_t timest
     }
     Submission sub;
     sub.controls = frame_controls(controls);
-    auto add = [&](uint32_t ctrl_id, void* ptr, size_t size) {
-      v4l2_ext_control ctrl{};
-      ctrl.id = ctrl_id;
-      ctrl.size = static_cast<uint32_t>(size);
-      ctrl.ptr = ptr;
-      sub.controls.push_back(ctrl);
-    };
     if (decoder_.has_slice_params)
-      add(V4L2_CID_STATELESS_H264_SLICE_PARAMS, &controls.slice_params[i], sizeof(controls.slice_params[i]));
+      append_control(sub.controls, V4L2_CID_STATELESS_H264_SLICE_PARAMS, &controls.slice_params[i],
+                     sizeof(controls.slice_params[i]));
     if (decoder_.has_pred_weights && i < controls.pred_weights.size() && controls.needs_pred_weights)
-      add(V4L2_CID_STATELESS_H264_PRED_WEIGHTS, &controls.pred_weights[i], sizeof(controls.pred_weights[i]));
+      append_control(sub.controls, V4L2_CID_STATELESS_H264_PRED_WEIGHTS, &controls.pred_weights[i],
+                     sizeof(controls.pred_weights[i]));
     sub.bytesused = static_cast<uint32_t>(used);
     sub.capture = picture_.target->capture;
     sub.queue_capture = i == 0;
