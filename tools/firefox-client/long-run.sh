@@ -21,7 +21,7 @@ profile=hantro
 hold=4
 report_every=10000
 real_device=0
-manifest="$project_dir/../shared/conformance/h264/manifest.tsv"
+manifest="$("$project_dir/tools/conformance-dir")/manifest.tsv"
 
 while [ $# -gt 0 ]; do
   case "$1" in

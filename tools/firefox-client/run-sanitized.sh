@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
     *) echo "run-sanitized.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-manifest="$project_dir/../shared/conformance/h264/manifest.tsv"
+manifest="$("$project_dir/tools/conformance-dir")/manifest.tsv"
 parallel_streams="BA2_Sony_F CVBS3_Sony_C MR2_MW_A HCAFF1_HHI_B"
 targets="tools/firefox-client/va-firefox-client src/v4l2_request_drv_video.so tools/emulator/libv4l2-emulator.so"
 
