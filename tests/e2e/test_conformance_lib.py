@@ -16,7 +16,7 @@ TOOLS_DIR = Path(__file__).resolve().parent.parent.parent / "tools"
 sys.path.insert(0, str(TOOLS_DIR))
 sys.path.insert(0, str(TOOLS_DIR / "umockdev"))
 
-from conformance_lib import clients, counters, manifest, rawvideo, runner  # noqa: E402
+from conformance_lib import clients, counters, h264_trace, manifest, rawvideo, runner  # noqa: E402
 import testbed  # noqa: E402
 
 SHARED_MANIFEST = (TOOLS_DIR.parent.parent / "shared" / "conformance" / "h264"
@@ -112,6 +112,128 @@ class RawVideoTest(unittest.TestCase):
             video.flush()
             digest = rawvideo.digest_file(Path(video.name), layout)
         self.assertEqual((digest.frames, digest.leftover_bytes), (2, 5))
+
+
+def synthetic_i420(width: int, height: int, frame: int) -> list[bytes]:
+    """Y, Cb, Cr planes (packed rows) with distinct sample values."""
+    chroma_width, chroma_rows = (width + 1) // 2, (height + 1) // 2
+    return [bytes((frame * 13 + index * 71 + row * 7 + x * 3) % 256 for row in range(rows)
+                  for x in range(plane_width))
+            for index, (plane_width, rows) in enumerate(
+                [(width, height), (chroma_width, chroma_rows), (chroma_width, chroma_rows)])]
+
+
+def as_nv12(planes: list[bytes]) -> bytes:
+    interleaved = bytearray(2 * len(planes[1]))
+    interleaved[0::2] = planes[1]
+    interleaved[1::2] = planes[2]
+    return planes[0] + bytes(interleaved)
+
+
+def crop_plane(plane: bytes, width: int, left: int, top: int, out_width: int,
+               out_rows: int) -> bytes:
+    return b"".join(plane[(top + row) * width + left:(top + row) * width + left + out_width]
+                    for row in range(out_rows))
+
+
+class Nv12AndCropTest(unittest.TestCase):
+    """The ffmpeg/mpv hardware paths write NV12 as downloaded, with the top/left
+    crop still in it: hashing must give the packed I420 MD5 of the window."""
+
+    def digest(self, data: bytes, layout: rawvideo.FrameLayout) -> rawvideo.VideoDigest:
+        with tempfile.NamedTemporaryFile() as video:
+            video.write(data)
+            video.flush()
+            return rawvideo.digest_file(Path(video.name), layout)
+
+    def test_nv12_hashes_like_its_planar_frames(self):
+        frames = [synthetic_i420(22, 10, f) for f in range(3)]
+        layout = rawvideo.nv12_layout(22, 10)
+        self.assertFalse(layout.is_packed)     # same size as I420, other layout
+        self.assertEqual(layout.frame_size, rawvideo.packed_i420_frame_size(22, 10))
+        digest = self.digest(b"".join(as_nv12(f) for f in frames), layout)
+        expected = hashlib.md5(b"".join(b"".join(f) for f in frames)).hexdigest()
+        self.assertEqual(digest, rawvideo.VideoDigest(expected, 3, 0))
+
+    def test_top_left_crop_is_cut_from_every_plane(self):
+        full_width, full_height, left, top = 24, 14, 4, 6
+        width, height = full_width - left, full_height - top
+        frames = [synthetic_i420(full_width, full_height, f) for f in range(2)]
+        layout = rawvideo.crop_layout(rawvideo.nv12_layout(full_width, full_height), left, top)
+        self.assertEqual((layout.width, layout.height), (width, height))
+        expected = hashlib.md5()
+        for y, cb, cr in frames:
+            expected.update(crop_plane(y, full_width, left, top, width, height))
+            for chroma in (cb, cr):
+                expected.update(crop_plane(chroma, full_width // 2, left // 2, top // 2,
+                                           width // 2, height // 2))
+        digest = self.digest(b"".join(as_nv12(f) for f in frames), layout)
+        self.assertEqual(digest, rawvideo.VideoDigest(expected.hexdigest(), 2, 0))
+
+    def test_crop_outside_the_frame_is_refused(self):
+        with self.assertRaises(ValueError):
+            rawvideo.crop_layout(rawvideo.nv12_layout(16, 16), 16, 0)
+
+    def test_packed_copy_writes_the_i420_frames(self):
+        frame = synthetic_i420(8, 4, 1)
+        with tempfile.TemporaryDirectory() as directory:
+            source, copy = Path(directory) / "in.nv12", Path(directory) / "out.i420"
+            source.write_bytes(as_nv12(frame))
+            rawvideo.digest_file(source, rawvideo.nv12_layout(8, 4), packed_copy=copy)
+            self.assertEqual(copy.read_bytes(), b"".join(frame))
+
+
+TRACE = """[trace_headers @ 0x1] Sequence Parameter Set
+[trace_headers @ 0x1] 3           nal_unit_type                                           00111 = 7
+[trace_headers @ 0x1] 8           profile_idc                                          01100100 = 100
+[trace_headers @ 0x1] 24          chroma_format_idc                                          010 = 1
+[trace_headers @ 0x1] 60          frame_mbs_only_flag                                          0 = 0
+[trace_headers @ 0x1] 67          frame_cropping_flag                                          1 = 1
+[trace_headers @ 0x1] 68          frame_crop_left_offset                                   00101 = 4
+[trace_headers @ 0x1] 73          frame_crop_right_offset                                      1 = 0
+[trace_headers @ 0x1] 74          frame_crop_top_offset                                      011 = 2
+[trace_headers @ 0x1] 77          frame_crop_bottom_offset                                   010 = 1
+[trace_headers @ 0x1] 80          video_full_range_flag                                        1 = 1
+[trace_headers @ 0x1] Slice Header
+[trace_headers @ 0x1] 3           nal_unit_type                                           00101 = 5
+[trace_headers @ 0x1] 8           first_mb_in_slice                                            1 = 0
+[trace_headers @ 0x1] 48          long_term_reference_flag                                     1 = 1
+[trace_headers @ 0x1] Slice Header
+[trace_headers @ 0x1] 3           nal_unit_type                                           00001 = 1
+[trace_headers @ 0x1] 8           first_mb_in_slice                                            1 = 0
+[trace_headers @ 0x1] 40          modification_of_pic_nums_idc                               011 = 2
+[trace_headers @ 0x1] 43          long_term_pic_num                                            1 = 0
+[trace_headers @ 0x1] 44          modification_of_pic_nums_idc                                 1 = 3
+[trace_headers @ 0x1] 50          memory_management_control_operation                      00100 = 4
+[trace_headers @ 0x1] 55          max_long_term_frame_idx_plus1                              011 = 2
+[trace_headers @ 0x1] 58          memory_management_control_operation                    0000111 = 6
+[trace_headers @ 0x1] 65          long_term_frame_idx                                          1 = 0
+[trace_headers @ 0x1] 66          memory_management_control_operation                          1 = 0
+"""
+
+
+class H264TraceTest(unittest.TestCase):
+    def test_crop_window_in_luma_samples(self):
+        trace = h264_trace.parse(TRACE)
+        # 4:2:0 with frame_mbs_only_flag 0: CropUnitX 2, CropUnitY 4 (7-19, 7-20).
+        self.assertEqual(h264_trace.crop_window(trace.sps[0]),
+                         h264_trace.CropWindow(left=8, right=0, top=8, bottom=4))
+        self.assertEqual(h264_trace.crop_window({"frame_cropping_flag": 0}),
+                         h264_trace.CropWindow())
+        self.assertEqual(h264_trace.crop_window({"frame_cropping_flag": 1, "chroma_format_idc": 0,
+                                                 "frame_crop_left_offset": 3}).left, 3)
+
+    def test_long_term_marking_is_summarised(self):
+        summary = h264_trace.long_term_summary(h264_trace.parse(TRACE))
+        self.assertEqual(summary.pictures, 2)
+        self.assertEqual(summary.idr_long_term, 1)
+        self.assertEqual(summary.mmco, {4: 1, 6: 1})
+        # The IDR holds LongTermFrameIdx 0; MMCO 6 assigns 0 again.
+        self.assertEqual(summary.long_term_idx_reused, 1)
+        self.assertEqual(summary.long_term_predictions, 1)
+        self.assertEqual(summary.patterns(), ["IDR long-term", "MMCO 4", "MMCO 6",
+                                              "LongTermFrameIdx reuse",
+                                              "long-term ref in list modification"])
 
 
 def counter_line(**fields) -> str:
@@ -219,6 +341,34 @@ class ClientCommandTest(unittest.TestCase):
         self.assertEqual(invocation.env["LIBVA_DRIVER_NAME"], "v4l2_request")
         self.assertEqual(invocation.env["V4L2_EMU_PROFILE"], "rkvdec")
         self.assertEqual(invocation.env["V4L2_EMU_COUNTERS"], str(invocation.counters_path))
+
+    def test_hardware_paths_write_nv12_unconverted_and_software_paths_crop_exactly(self):
+        with tempfile.TemporaryDirectory() as directory:
+            work = Path(directory)
+            context = self.context(work)
+            ffmpeg = clients.FfmpegClient().invocation(Path("/s.264"), work, context).argv
+            ffmpeg_sw = clients.FfmpegSoftwareClient().invocation(Path("/s.264"), work, context).argv
+            mpv = clients.MpvClient().invocation(Path("/s.264"), work, context).argv
+            mpv_sw = clients.MpvSoftwareClient().invocation(Path("/s.264"), work, context).argv
+        self.assertEqual(ffmpeg[ffmpeg.index("-pix_fmt") + 1], "nv12")
+        self.assertNotIn("-pix_fmt", ffmpeg_sw)     # libavcodec's own format, no swscale
+        self.assertIn("+unaligned", ffmpeg_sw)
+        self.assertIn("--vf=format=nv12", mpv)
+        self.assertIn("--vd-lavc-o=flags=+unaligned", mpv_sw)
+        self.assertEqual(clients.FfmpegClient.crops, clients.CROPS_RIGHT_BOTTOM)
+        self.assertEqual(clients.MpvClient.crops, clients.CROPS_RIGHT_BOTTOM)
+        self.assertEqual(clients.GstClient.crops, clients.CROPS_ALL)
+
+    def test_crop_left_to_the_application_is_applied_and_said(self):
+        geometry = clients.Geometry(182, 150, h264_trace.CropWindow(left=8, right=2, top=6, bottom=4))
+        layout = clients.FfmpegClient().output_layout(geometry)
+        self.assertEqual((layout.width, layout.height), (182, 150))
+        self.assertEqual(layout.frame_size, rawvideo.packed_i420_frame_size(190, 156))
+        note = clients.FfmpegClient().crop_note(geometry)
+        self.assertIn("left 8 and top 6", note)
+        self.assertIn("190x156", note)
+        self.assertIsNone(clients.FfmpegSoftwareClient().crop_note(geometry))
+        self.assertIsNone(clients.FfmpegClient().crop_note(clients.Geometry(176, 144)))
 
     def test_v4l2codecs_runs_without_the_va_driver_under_umockdev(self):
         with tempfile.TemporaryDirectory() as directory:

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import rawvideo
+from . import h264_trace, rawvideo
 
 RENDER_NODE = "/dev/dri/renderD128"
 VIDEO_NODE = "/dev/video0"
@@ -58,6 +58,23 @@ class DecodedOutput:
 
 class ClientSetupError(RuntimeError):
     pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Geometry:
+    """The stream's cropped picture size and the SPS crop window."""
+    width: int
+    height: int
+    crop: h264_trace.CropWindow = h264_trace.CropWindow()
+
+
+# How much of the SPS crop window (7.4.2.1.1) a client applies itself.
+CROPS_ALL = "all"
+# ffmpeg 5.1 (libavcodec decode.c apply_cropping -> av_frame_apply_cropping)
+# can only shrink a hardware frame: it applies the right and bottom crop and
+# leaves top/left to the application, which ffmpeg's CLI and mpv 0.35 do not
+# apply. Such output frames still hold the top rows and left columns.
+CROPS_RIGHT_BOTTOM = "right/bottom"
 
 
 def _require_tools(*tools: str) -> None:
@@ -102,6 +119,7 @@ class Client:
     hardware = True     # judged by the emulator's counters as well as the MD5
     needs: tuple[str, ...] = ()     # artifacts: driver, emulator, firefox
     needs_testbed = False
+    crops = CROPS_ALL   # what the client applies of the SPS crop window
 
     def prepare(self, context: RunContext) -> None:
         """Once per run, before any stream; raises ClientSetupError."""
@@ -110,10 +128,22 @@ class Client:
                    context: RunContext) -> Invocation:
         raise NotImplementedError
 
-    def read_output(self, invocation: Invocation, width: int, height: int) -> DecodedOutput:
-        digest = rawvideo.digest_file(invocation.output_path,
-                                      rawvideo.packed_i420_layout(width, height))
-        return _decoded(digest)
+    def output_layout(self, geometry: Geometry) -> rawvideo.FrameLayout:
+        """How one output frame is laid out, and where the picture is in it."""
+        return rawvideo.packed_i420_layout(geometry.width, geometry.height)
+
+    def read_output(self, invocation: Invocation, geometry: Geometry) -> DecodedOutput:
+        layout = self.output_layout(geometry)
+        return _decoded(rawvideo.digest_file(invocation.output_path, layout), layout)
+
+    def crop_note(self, geometry: Geometry) -> str | None:
+        """Says what the harness cropped for this client, when it did."""
+        crop = geometry.crop
+        if self.crops != CROPS_RIGHT_BOTTOM or (crop.left == 0 and crop.top == 0):
+            return None
+        return (f"{self.name} applies only the right/bottom crop to hardware frames; "
+                f"the harness cut the SPS crop's left {crop.left} and top {crop.top} "
+                f"off each {geometry.width + crop.left}x{geometry.height + crop.top} frame")
 
     def _env(self, context: RunContext, counters_path: Path) -> dict[str, str]:
         if not self.hardware:
@@ -121,18 +151,31 @@ class Client:
         return emulator_env(context, counters_path, "driver" in self.needs)
 
 
-def _decoded(digest: rawvideo.VideoDigest) -> DecodedOutput:
+def _decoded(digest: rawvideo.VideoDigest, layout: rawvideo.FrameLayout) -> DecodedOutput:
     problem = None
     if digest.leftover_bytes:
         problem = (f"output ends in a partial frame ({digest.leftover_bytes} bytes "
-                   "after the last whole frame)")
+                   f"after {digest.frames} whole frames of {layout.frame_size} bytes, "
+                   f"{layout.width}x{layout.height} picture)")
     return DecodedOutput(digest.md5, digest.frames, problem)
 
 
+def _nv12_uncropped_top_left(geometry: Geometry) -> rawvideo.FrameLayout:
+    """NV12 frames that still hold the crop window's top rows and left
+    columns (CROPS_RIGHT_BOTTOM), cut here as the application would."""
+    crop = geometry.crop
+    layout = rawvideo.nv12_layout(geometry.width + crop.left, geometry.height + crop.top)
+    return rawvideo.crop_layout(layout, crop.left, crop.top)
+
+
 class FfmpegClient(Client):
+    """Hardware path: ffmpeg downloads each VA surface as NV12 (vaapi copy-back)
+    and writes it as it is (`-pix_fmt nv12`: no swscale, so no range
+    conversion for a full-range stream); the harness de-interleaves it."""
     name = "ffmpeg"
     needs = ("driver", "emulator")
     hwaccel = True
+    crops = CROPS_RIGHT_BOTTOM
 
     def prepare(self, context: RunContext) -> None:
         _require_tools("ffmpeg")
@@ -152,23 +195,47 @@ class FfmpegClient(Client):
                      # constraint_set1) needs the mismatch allowed or it is
                      # silently decoded in software.
                      "-hwaccel_flags", "+allow_profile_mismatch"]
-        argv += ["-i", str(stream_path), "-fps_mode", "passthrough",
-                 "-f", "rawvideo", "-pix_fmt", "yuv420p", "-y", str(output)]
+        else:
+            # Exact cropping: without AV_CODEC_FLAG_UNALIGNED libavcodec rounds
+            # a left crop down to keep plane pointers aligned
+            # (av_frame_apply_cropping), so those columns would stay.
+            argv += ["-flags", "+unaligned"]
+        argv += ["-i", str(stream_path), "-fps_mode", "passthrough", "-f", "rawvideo",
+                 *self._pixel_format_args(), "-y", str(output)]
         return Invocation(argv, self._env(context, counters), output,
                           counters if self.hardware else None)
 
+    def _pixel_format_args(self) -> list[str]:
+        return ["-pix_fmt", "nv12"]
+
+    def output_layout(self, geometry):
+        return _nv12_uncropped_top_left(geometry)
+
 
 class FfmpegSoftwareClient(FfmpegClient):
+    """Software path: libavcodec's own output format (yuv420p, or yuvj420p
+    for a full-range stream: the same bytes), written without conversion."""
     name = "ffmpeg-sw"
     hardware = False
     hwaccel = False
     needs = ()
+    crops = CROPS_ALL
+
+    def _pixel_format_args(self) -> list[str]:
+        return []
+
+    def output_layout(self, geometry):
+        return rawvideo.packed_i420_layout(geometry.width, geometry.height)
 
 
 class MpvClient(Client):
+    """Hardware path: `--hwdec=vaapi-copy` downloads NV12, `--vf=format=nv12`
+    keeps it (no conversion) and the encoding mode writes it as it is."""
     name = "mpv"
     needs = ("driver", "emulator")
     hwaccel = True
+    crops = CROPS_RIGHT_BOTTOM
+    output_format = "nv12"
 
     def prepare(self, context: RunContext) -> None:
         _require_tools("mpv")
@@ -183,12 +250,17 @@ class MpvClient(Client):
                      # Same profile map as ffmpeg (see FfmpegClient).
                      "--vd-lavc-check-hw-profile=no"]
         else:
-            argv += ["--hwdec=no"]
-        # Encoding mode writes every decoded frame, converted to yuv420p.
+            # Exact cropping, as for ffmpeg-sw.
+            argv += ["--hwdec=no", "--vd-lavc-o=flags=+unaligned"]
+        # Encoding mode writes every decoded frame in the filter's format;
+        # mpv's format filter keeps the range (levels) of its input.
         argv += [f"--o={output}", "--of=rawvideo", "--ovc=rawvideo",
-                 "--vf=format=yuv420p", str(stream_path)]
+                 f"--vf=format={self.output_format}", str(stream_path)]
         return Invocation(argv, self._env(context, counters), output,
                           counters if self.hardware else None)
+
+    def output_layout(self, geometry):
+        return _nv12_uncropped_top_left(geometry)
 
 
 class MpvSoftwareClient(MpvClient):
@@ -196,6 +268,11 @@ class MpvSoftwareClient(MpvClient):
     hardware = False
     hwaccel = False
     needs = ()
+    crops = CROPS_ALL
+    output_format = "yuv420p"   # libavcodec's own layout (yuvj420p: same bytes, same levels)
+
+    def output_layout(self, geometry):
+        return rawvideo.packed_i420_layout(geometry.width, geometry.height)
 
 
 class GstClient(Client):
@@ -247,11 +324,9 @@ class GstClient(Client):
         env["GST_REGISTRY_UPDATE"] = "no"
         return Invocation(argv, env, output, counters if self.hardware else None)
 
-    def read_output(self, invocation, width, height):
+    def output_layout(self, geometry):
         # filesink writes buffers with GStreamer's default I420 strides.
-        digest = rawvideo.digest_file(invocation.output_path,
-                                      rawvideo.gstreamer_i420_layout(width, height))
-        return _decoded(digest)
+        return rawvideo.gstreamer_i420_layout(geometry.width, geometry.height)
 
 
 class GstSoftwareClient(GstClient):
@@ -286,7 +361,7 @@ class FirefoxClient(Client):
         return Invocation(argv, self._env(context, counters),
                           work_dir / STDOUT_NAME, counters)
 
-    def read_output(self, invocation, width, height):
+    def read_output(self, invocation, geometry):
         text = invocation.output_path.read_text(encoding="utf-8", errors="replace")
         md5_match = self._MD5_LINE.search(text)
         if not md5_match:

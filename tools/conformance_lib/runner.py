@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -17,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import build, clients, counters, manifest
+from . import build, clients, counters, h264_trace, manifest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "umockdev"))
 import testbed  # noqa: E402  (tools/umockdev/testbed.py)
@@ -31,19 +32,31 @@ class StreamResult:
     passed: bool
     reason: str = ""
     details: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)  # printed even on PASS
+    seconds: float = 0.0        # wall time of the client run
+    frames: int = 0             # frames in the client's output
+    md5: str = ""
+    device_frames: int = -1     # pictures the emulated device decoded (-1: not a hardware run)
 
     def line(self) -> str:
         return f"PASS {self.name}" if self.passed else f"FAIL {self.name}: {self.reason}"
 
 
-@dataclasses.dataclass(frozen=True)
-class Geometry:
-    width: int
-    height: int
+Geometry = clients.Geometry
 
 
-def probe_geometry(stream_path: Path) -> Geometry:
-    """Cropped picture size of the first video stream (ffprobe, software)."""
+def read_crop_window(stream_path: Path) -> h264_trace.CropWindow:
+    """The first SPS's crop window, read by FFmpeg's header parser."""
+    trace = h264_trace.parse(h264_trace.trace_headers(stream_path, max_frames=1))
+    if not trace.sps:
+        raise ValueError("no sequence parameter set in the first access unit")
+    return h264_trace.crop_window(trace.sps[0])
+
+
+def probe_geometry(stream_path: Path, crops: str = clients.CROPS_ALL) -> Geometry:
+    """Cropped picture size of the first video stream (ffprobe, software),
+    and, for a client that leaves part of the crop to the application, the
+    SPS crop window."""
     completed = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "v:0",
          "-show_entries", "stream=width,height", "-of", "csv=p=0", str(stream_path)],
@@ -51,7 +64,8 @@ def probe_geometry(stream_path: Path) -> Geometry:
     fields = completed.stdout.strip().split(",")
     if completed.returncode != 0 or len(fields) != 2 or not all(f.isdigit() for f in fields):
         raise ValueError(f"ffprobe cannot read the picture size: {completed.stderr.strip()}")
-    return Geometry(int(fields[0]), int(fields[1]))
+    crop = read_crop_window(stream_path) if crops != clients.CROPS_ALL else h264_trace.CropWindow()
+    return Geometry(int(fields[0]), int(fields[1]), crop)
 
 
 def count_output_frames(stream_path: Path) -> int:
@@ -100,7 +114,7 @@ def check_stream(stream: manifest.Stream, client: clients.Client,
         result.reason = f"stream file not found: {stream.path}"
         return result
     try:
-        geometry = probe_geometry(stream.path)
+        geometry = probe_geometry(stream.path, client.crops)
         invocation = client.invocation(stream.path, work_dir, context)
     except (ValueError, clients.ClientSetupError) as error:
         result.reason = str(error)
@@ -110,6 +124,7 @@ def check_stream(stream: manifest.Stream, client: clients.Client,
     returncode, seconds = run_client(invocation.argv, invocation.env, work_dir,
                                      context.timeout)
     result.details.append(f"exit {returncode} after {seconds:.1f}s")
+    result.seconds = seconds
     stderr_tail = _tail(work_dir / clients.STDERR_NAME)
     if stderr_tail:
         result.details.append("stderr: " + stderr_tail)
@@ -123,9 +138,13 @@ def check_stream(stream: manifest.Stream, client: clients.Client,
         result.reason = f"{client.name} wrote no output"
         return result
 
-    decoded = client.read_output(invocation, geometry.width, geometry.height)
+    decoded = client.read_output(invocation, geometry)
+    result.frames, result.md5 = decoded.frames, decoded.md5
     result.details.append(f"md5 {decoded.md5 or '-'} frames {decoded.frames} "
                           f"({geometry.width}x{geometry.height})")
+    crop_note = client.crop_note(geometry)
+    if crop_note:
+        result.notes.append(crop_note)
     if decoded.problem:
         result.reason = decoded.problem
         return result
@@ -137,6 +156,7 @@ def check_stream(stream: manifest.Stream, client: clients.Client,
             result.reason = f"unreadable emulator counters: {error}"
             return result
         result.details.append("counters: " + totals.summary())
+        result.device_frames = totals.frames_decoded
         output_frames = decoded.frames
         if output_frames < 0:
             try:
@@ -187,6 +207,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "client's automatic choice, several pictures in flight)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds before one client run is killed (default 600)")
+    parser.add_argument("--report-json", type=Path, metavar="FILE",
+                        help="also write every stream's result as JSON lines (name, passed, "
+                             "reason, seconds, frames, md5, device_frames, notes)")
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="print commands, counters and MD5s (to stderr)")
     args = parser.parse_args(argv)
@@ -195,6 +218,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.threads < 0:
         parser.error("--threads must be 0 or more")
     return args
+
+
+def _write_json_report(path: Path, results: list[StreamResult]) -> None:
+    with open(path, "w", encoding="utf-8") as report:
+        for result in results:
+            record = dataclasses.asdict(result)
+            record.pop("details")
+            report.write(json.dumps(record) + "\n")
 
 
 def _report(results: list[StreamResult]) -> int:
@@ -267,7 +298,11 @@ def main(argv: list[str] | None = None) -> int:
             for result in pool.map(run_one, streams):
                 results.append(result)
                 print(result.line(), flush=True)
+                for note in result.notes:
+                    print(f"  {result.name}: {note}", file=sys.stderr, flush=True)
                 if args.verbose or not result.passed:
                     for detail in result.details:
                         print(f"  {result.name}: {detail}", file=sys.stderr, flush=True)
+        if args.report_json:
+            _write_json_report(args.report_json, results)
         return _report(results)

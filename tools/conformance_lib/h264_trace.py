@@ -1,0 +1,208 @@
+"""Reads FFmpeg's trace_headers output (`ffmpeg -bsf:v trace_headers`) into
+per-slice records, and summarises the reference-marking syntax a stream
+really contains (long-term references: IDR long_term_reference_flag, MMCO
+1-6, LongTermFrameIdx reuse, long-term references in list modification).
+
+FFmpeg's parser (cbs_h264) is independent of the encoders that made the
+streams, so the summary proves what the bitstream holds, not what an encoder
+was asked for.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import re
+import subprocess
+from pathlib import Path
+
+_FIELD = re.compile(r"^\[trace_headers @ [^\]]*\]\s+\d+\s+(\S+)\s+[01]+\s+=\s+(-?\d+)\s*$")
+_SECTION = re.compile(r"^\[trace_headers @ [^\]]*\]\s+([A-Za-z][A-Za-z0-9 ,/\-]*)$")
+
+
+@dataclasses.dataclass
+class Mmco:
+    operation: int
+    arguments: dict[str, int]
+
+
+@dataclasses.dataclass
+class Slice:
+    nal_unit_type: int
+    fields: dict[str, int] = dataclasses.field(default_factory=dict)
+    mmcos: list[Mmco] = dataclasses.field(default_factory=list)
+    modifications: list[tuple[int, int]] = dataclasses.field(default_factory=list)
+
+    @property
+    def is_idr(self) -> bool:
+        return self.nal_unit_type == 5
+
+
+@dataclasses.dataclass
+class Trace:
+    slices: list[Slice]
+    sps: list[dict[str, int]]
+
+
+def trace_headers(stream: Path, max_frames: int | None = None) -> str:
+    """FFmpeg's trace of every header of `stream` (or of its first packets)."""
+    argv = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "info", "-i", str(stream),
+            "-c", "copy", "-bsf:v", "trace_headers"]
+    if max_frames is not None:
+        argv += ["-frames:v", str(max_frames)]
+    argv += ["-f", "null", "-"]
+    completed = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                               text=True, check=False)
+    if completed.returncode != 0:
+        raise ValueError(f"trace_headers failed on {stream}: {completed.stderr.strip()[-300:]}")
+    return completed.stderr
+
+
+_MMCO_ARGUMENTS = ("difference_of_pic_nums_minus1", "long_term_pic_num",
+                   "long_term_frame_idx", "max_long_term_frame_idx_plus1")
+
+
+def parse(text: str) -> Trace:
+    slices: list[Slice] = []
+    sps: list[dict[str, int]] = []
+    section = ""
+    nal_unit_type = -1
+    current: Slice | None = None
+    current_sps: dict[str, int] | None = None
+    pending_modification: int | None = None
+    for line in text.splitlines():
+        section_match = _SECTION.match(line)
+        if section_match:
+            section = section_match.group(1).strip()
+            current = None
+            current_sps = None
+            if "Slice" in section and "Header" in section:
+                current = Slice(nal_unit_type)
+                slices.append(current)
+            elif section.startswith("Sequence Parameter Set"):
+                current_sps = {}
+                sps.append(current_sps)
+            continue
+        field_match = _FIELD.match(line)
+        if not field_match:
+            continue
+        name, value = field_match.group(1), int(field_match.group(2))
+        if name == "nal_unit_type":
+            nal_unit_type = value
+            if current is not None:
+                current.nal_unit_type = value
+        if current_sps is not None:
+            current_sps.setdefault(name, value)
+        if current is None:
+            continue
+        if name == "memory_management_control_operation":
+            if value != 0:
+                current.mmcos.append(Mmco(value, {}))
+        elif name in _MMCO_ARGUMENTS and current.mmcos and "long_term_reference_flag" not in name:
+            current.mmcos[-1].arguments[name] = value
+        elif name == "modification_of_pic_nums_idc":
+            pending_modification = value if value != 3 else None
+        elif name in ("abs_diff_pic_num_minus1", "long_term_pic_num") and pending_modification is not None \
+                and not current.mmcos:
+            current.modifications.append((pending_modification, value))
+            pending_modification = None
+        else:
+            current.fields.setdefault(name, value)
+    return Trace(slices, sps)
+
+
+def read(stream: Path) -> Trace:
+    return parse(trace_headers(stream))
+
+
+@dataclasses.dataclass
+class LongTermSummary:
+    pictures: int
+    field_pictures: int
+    idr_long_term: int                  # IDRs with long_term_reference_flag = 1
+    mmco: dict[int, int]                # operation -> pictures using it
+    long_term_idx_reused: int           # MMCO 3/6 assigning an index already in use
+    long_term_predictions: int          # list modifications naming a long_term_pic_num
+
+    def patterns(self) -> list[str]:
+        found = []
+        if self.idr_long_term:
+            found.append("IDR long-term")
+        for operation in sorted(self.mmco):
+            found.append(f"MMCO {operation}")
+        if self.long_term_idx_reused:
+            found.append("LongTermFrameIdx reuse")
+        if self.long_term_predictions:
+            found.append("long-term ref in list modification")
+        if self.field_pictures:
+            found.append("field pictures")
+        return found
+
+    def line(self) -> str:
+        mmco = " ".join(f"{op}:{count}" for op, count in sorted(self.mmco.items())) or "none"
+        return (f"pictures {self.pictures} (fields {self.field_pictures}), IDR long-term "
+                f"{self.idr_long_term}, MMCO {mmco}, LongTermFrameIdx reused "
+                f"{self.long_term_idx_reused}, long-term list modifications "
+                f"{self.long_term_predictions}")
+
+
+def first_slices(trace: Trace) -> list[Slice]:
+    """One slice per picture (marking is repeated in every slice of a picture)."""
+    return [s for s in trace.slices if s.fields.get("first_mb_in_slice", 0) == 0]
+
+
+def long_term_summary(trace: Trace) -> LongTermSummary:
+    pictures = first_slices(trace)
+    mmco: collections.Counter[int] = collections.Counter()
+    in_use: set[int] = set()
+    reused = 0
+    for picture in pictures:
+        if picture.is_idr:
+            in_use = {0} if picture.fields.get("long_term_reference_flag") else set()
+            continue
+        for operation in {m.operation for m in picture.mmcos}:
+            mmco[operation] += 1
+        for op in picture.mmcos:
+            if op.operation == 5:
+                in_use.clear()
+            elif op.operation == 4:
+                limit = op.arguments.get("max_long_term_frame_idx_plus1", 0)
+                in_use = {idx for idx in in_use if idx < limit}
+            elif op.operation in (3, 6):
+                idx = op.arguments.get("long_term_frame_idx", -1)
+                if idx in in_use:
+                    reused += 1
+                in_use.add(idx)
+    return LongTermSummary(
+        pictures=len(pictures),
+        field_pictures=sum(1 for p in pictures if p.fields.get("field_pic_flag")),
+        idr_long_term=sum(1 for p in pictures if p.is_idr and p.fields.get("long_term_reference_flag")),
+        mmco=dict(mmco),
+        long_term_idx_reused=reused,
+        long_term_predictions=sum(1 for p in pictures for idc, _ in p.modifications if idc == 2))
+
+
+@dataclasses.dataclass(frozen=True)
+class CropWindow:
+    """The SPS frame cropping window in luma samples (7.4.2.1.1)."""
+    left: int = 0
+    right: int = 0
+    top: int = 0
+    bottom: int = 0
+
+
+def crop_window(sps: dict[str, int]) -> CropWindow:
+    if not sps.get("frame_cropping_flag"):
+        return CropWindow()
+    chroma_format_idc = sps.get("chroma_format_idc", 1)
+    if sps.get("separate_colour_plane_flag"):
+        chroma_format_idc = 0
+    frame_mbs_only = sps.get("frame_mbs_only_flag", 1)
+    # CropUnitX/CropUnitY (7-19..7-22): SubWidthC, SubHeightC * (2 - frame_mbs_only_flag).
+    sub_width, sub_height = {0: (1, 1), 1: (2, 2), 2: (2, 1), 3: (1, 1)}[chroma_format_idc]
+    unit_x = sub_width if chroma_format_idc else 1
+    unit_y = (sub_height if chroma_format_idc else 1) * (2 - frame_mbs_only)
+    return CropWindow(left=unit_x * sps.get("frame_crop_left_offset", 0),
+                      right=unit_x * sps.get("frame_crop_right_offset", 0),
+                      top=unit_y * sps.get("frame_crop_top_offset", 0),
+                      bottom=unit_y * sps.get("frame_crop_bottom_offset", 0))
