@@ -12,6 +12,7 @@ ARTIFACTS = {
     "driver": Path("src/v4l2_request_drv_video.so"),
     "emulator": Path("tools/emulator/libv4l2-emulator.so"),
     "firefox": Path("tools/firefox-client/va-firefox-client"),
+    "openh264": Path("tools/streams/openh264-ltr"),
 }
 
 
