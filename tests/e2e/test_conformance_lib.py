@@ -236,6 +236,70 @@ class H264TraceTest(unittest.TestCase):
                                               "long-term ref in list modification"])
 
 
+def marking_trace(pictures: list[dict], max_num_ref_frames: int = 3) -> h264_trace.Trace:
+    """A trace of frames: each dict has frame_num, idr, ref, long (IDR
+    long_term_reference_flag) and mmcos [(operation, {argument: value})]."""
+    sps = {"log2_max_frame_num_minus4": 0, "max_num_ref_frames": max_num_ref_frames}
+    slices = []
+    for picture in pictures:
+        fields = {"first_mb_in_slice": 0, "frame_num": picture["frame_num"],
+                  "nal_ref_idc": 1 if picture.get("ref", True) else 0}
+        if picture.get("long"):
+            fields["long_term_reference_flag"] = 1
+        mmcos = [h264_trace.Mmco(op, args) for op, args in picture.get("mmcos", [])]
+        if mmcos:
+            fields["adaptive_ref_pic_marking_mode_flag"] = 1
+        slices.append(h264_trace.Slice(5 if picture.get("idr") else 1, fields, mmcos))
+    return h264_trace.Trace(slices, [sps])
+
+
+def refs(*entries) -> set[h264_trace.Reference]:
+    return {h264_trace.Reference(frame_num, idx) for frame_num, idx in entries}
+
+
+class ReferenceMarkingTest(unittest.TestCase):
+    """8.2.5 on frames: what the DPB must hold when each picture is decoded."""
+
+    def test_sliding_window_drops_the_oldest_short_term_frame(self):
+        dpbs = h264_trace.reference_marking(marking_trace(
+            [{"frame_num": 0, "idr": True}, {"frame_num": 1}, {"frame_num": 2},
+             {"frame_num": 3}, {"frame_num": 4, "ref": False}, {"frame_num": 4}],
+            max_num_ref_frames=2))
+        self.assertEqual(set(dpbs[3]), refs((1, None), (2, None)))
+        self.assertEqual(set(dpbs[5]), refs((2, None), (3, None)))   # the non-reference frame left no mark
+
+    def test_long_term_operations(self):
+        dpbs = h264_trace.reference_marking(marking_trace([
+            {"frame_num": 0, "idr": True, "long": True},                 # LongTermFrameIdx 0
+            {"frame_num": 1, "mmcos": [(4, {"max_long_term_frame_idx_plus1": 3})]},
+            {"frame_num": 2, "mmcos": [(3, {"difference_of_pic_nums_minus1": 0,
+                                            "long_term_frame_idx": 2})]},   # frame 1 -> idx 2
+            {"frame_num": 3, "mmcos": [(6, {"long_term_frame_idx": 0})]},   # replaces the IDR at idx 0
+            {"frame_num": 4, "mmcos": [(2, {"long_term_pic_num": 2})]},     # frame 1 (idx 2) unused
+            {"frame_num": 5, "mmcos": [(1, {"difference_of_pic_nums_minus1": 0})]},  # frame 4 unused
+            {"frame_num": 6, "mmcos": [(4, {"max_long_term_frame_idx_plus1": 0})]},  # no long-term
+            {"frame_num": 7, "mmcos": [(5, {})]},                        # then counts as frame_num 0
+            {"frame_num": 1},
+        ]))
+        dpbs = [set(dpb) for dpb in dpbs]
+        self.assertEqual(dpbs[1], refs((0, 0)))
+        self.assertEqual(dpbs[3], refs((0, 0), (1, 2), (2, None)))
+        self.assertEqual(dpbs[4], refs((2, None), (1, 2), (3, 0)))
+        self.assertEqual(dpbs[5], refs((2, None), (3, 0), (4, None)))
+        self.assertEqual(dpbs[6], refs((2, None), (3, 0), (5, None)))
+        self.assertEqual(dpbs[7], refs((2, None), (5, None), (6, None)))
+        self.assertEqual(dpbs[8], refs((0, None)))
+
+    def test_an_idr_has_an_empty_dpb_and_a_bad_mmco_is_reported(self):
+        dpbs = h264_trace.reference_marking(marking_trace(
+            [{"frame_num": 0, "idr": True}, {"frame_num": 1}, {"frame_num": 0, "idr": True}]))
+        self.assertEqual(dpbs[2], [])
+        with self.assertRaises(h264_trace.MarkingError):
+            h264_trace.reference_marking(marking_trace(
+                [{"frame_num": 0, "idr": True},
+                 {"frame_num": 1, "mmcos": [(1, {"difference_of_pic_nums_minus1": 5})]}]))
+
+
 def counter_line(**fields) -> str:
     record = {"pid": 1, "profile": "hantro", "frames_decoded": 0, "errors": 0,
               "dpb_mismatches": 0, "requests_allocated": 0,

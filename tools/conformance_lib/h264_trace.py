@@ -206,3 +206,105 @@ def crop_window(sps: dict[str, int]) -> CropWindow:
                       right=unit_x * sps.get("frame_crop_right_offset", 0),
                       top=unit_y * sps.get("frame_crop_top_offset", 0),
                       bottom=unit_y * sps.get("frame_crop_bottom_offset", 0))
+
+
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """A frame marked "used for reference" (8.2.5), as a DPB entry names it:
+    V4L2's dpb[].frame_num is FrameNum for a short-term frame and
+    LongTermFrameIdx for a long-term one (ext-ctrls-codec-stateless.rst)."""
+    frame_num: int
+    long_term_frame_idx: int | None = None
+
+    @property
+    def long_term(self) -> bool:
+        return self.long_term_frame_idx is not None
+
+
+class MarkingError(ValueError):
+    pass
+
+
+def _frame_num_wrap(frame_num: int, current: int, max_frame_num: int) -> int:
+    return frame_num - max_frame_num if frame_num > current else frame_num  # (8-27)
+
+
+def _apply_mmco(refs: list[Reference], op: Mmco, frame_num: int, max_frame_num: int,
+                max_long_term_idx: int | None) -> tuple[list[Reference], int | None, int | None]:
+    """One memory_management_control_operation on a frame (8.2.5.4); returns
+    (references, MaxLongTermFrameIdx, LongTermFrameIdx given to the current
+    picture by MMCO 6 or None)."""
+    args = op.arguments
+    if op.operation in (1, 3):
+        pic_num_x = frame_num - (args.get("difference_of_pic_nums_minus1", 0) + 1)  # (8-39)
+        matches = [r for r in refs if not r.long_term
+                   and _frame_num_wrap(r.frame_num, frame_num, max_frame_num) == pic_num_x]
+        if not matches:
+            raise MarkingError(f"MMCO {op.operation}: no short-term frame with PicNum {pic_num_x}")
+        target = matches[0]
+        refs = [r for r in refs if r is not target]
+        if op.operation == 3:
+            idx = args.get("long_term_frame_idx", 0)
+            refs = [r for r in refs if r.long_term_frame_idx != idx]
+            refs.append(Reference(target.frame_num, idx))
+        return refs, max_long_term_idx, None
+    if op.operation == 2:
+        # For frames LongTermPicNum = LongTermFrameIdx (8-29).
+        return ([r for r in refs if r.long_term_frame_idx != args.get("long_term_pic_num")],
+                max_long_term_idx, None)
+    if op.operation == 4:
+        limit = args.get("max_long_term_frame_idx_plus1", 0) - 1
+        kept = [r for r in refs if not r.long_term or r.long_term_frame_idx <= limit]
+        return kept, (limit if limit >= 0 else None), None
+    if op.operation == 5:
+        return [], None, None
+    if op.operation == 6:
+        idx = args.get("long_term_frame_idx", 0)
+        return [r for r in refs if r.long_term_frame_idx != idx], max_long_term_idx, idx
+    raise MarkingError(f"unknown MMCO {op.operation}")
+
+
+def reference_marking(trace: Trace) -> list[list[Reference]]:
+    """For each picture in decoding order, the frames marked as reference
+    when it is decoded: the DPB a client must describe. Frames only (a field
+    picture raises MarkingError)."""
+    if not trace.sps:
+        raise MarkingError("no SPS")
+    sps = trace.sps[0]
+    max_frame_num = 1 << (sps.get("log2_max_frame_num_minus4", 0) + 4)
+    max_refs = max(sps.get("max_num_ref_frames", 1), 1)
+    refs: list[Reference] = []
+    max_long_term_idx: int | None = None
+    dpbs: list[list[Reference]] = []
+    for picture in first_slices(trace):
+        if picture.fields.get("field_pic_flag"):
+            raise MarkingError("field pictures are not modelled here")
+        # An IDR predicts from nothing and its marking empties the DPB; the
+        # clients (FFmpeg's idr(), GStreamer's DPB) drop it before decoding.
+        dpbs.append([] if picture.is_idr else list(refs))
+        if picture.fields.get("nal_ref_idc", 0) == 0:
+            continue
+        frame_num = picture.fields.get("frame_num", 0)
+        current_idx: int | None = None
+        if picture.is_idr:
+            refs = []
+            if picture.fields.get("long_term_reference_flag"):
+                max_long_term_idx, current_idx = 0, 0
+            else:
+                max_long_term_idx = None
+        elif picture.fields.get("adaptive_ref_pic_marking_mode_flag"):
+            for op in picture.mmcos:
+                refs, max_long_term_idx, assigned = _apply_mmco(
+                    refs, op, frame_num, max_frame_num, max_long_term_idx)
+                if assigned is not None:
+                    current_idx = assigned
+                if op.operation == 5:
+                    frame_num = 0   # after MMCO 5 the picture counts as frame_num 0 (7.4.3)
+        elif len(refs) >= max_refs:
+            # Sliding window (8.2.5.3): the short-term frame with the smallest FrameNumWrap goes.
+            short = [r for r in refs if not r.long_term]
+            if short:
+                oldest = min(short, key=lambda r: _frame_num_wrap(r.frame_num, frame_num, max_frame_num))
+                refs = [r for r in refs if r is not oldest]
+        refs.append(Reference(frame_num, current_idx))
+    return dpbs
