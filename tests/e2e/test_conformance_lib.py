@@ -16,7 +16,8 @@ TOOLS_DIR = Path(__file__).resolve().parent.parent.parent / "tools"
 sys.path.insert(0, str(TOOLS_DIR))
 sys.path.insert(0, str(TOOLS_DIR / "umockdev"))
 
-from conformance_lib import clients, counters, h264_trace, manifest, rawvideo, runner  # noqa: E402
+from conformance_lib import (clients, counters, h264_trace, manifest, mmco_rewrite,  # noqa: E402
+                             rawvideo, runner)
 import testbed  # noqa: E402
 
 SHARED_MANIFEST = (TOOLS_DIR.parent.parent / "shared" / "conformance" / "h264"
@@ -298,6 +299,36 @@ class ReferenceMarkingTest(unittest.TestCase):
             h264_trace.reference_marking(marking_trace(
                 [{"frame_num": 0, "idr": True},
                  {"frame_num": 1, "mmcos": [(1, {"difference_of_pic_nums_minus1": 5})]}]))
+
+
+class MmcoRewriteTest(unittest.TestCase):
+    def test_exp_golomb_and_marking_bits(self):
+        writer = mmco_rewrite.BitWriter()
+        for value in (0, 1, 2, 3, 7):
+            writer.ue(value)
+        self.assertEqual("".join(map(str, writer.bits)), "1" "010" "011" "00100" "0001000")
+        bits = mmco_rewrite._marking_bits([h264_trace.Mmco(2, {"long_term_pic_num": 1}),
+                                           h264_trace.Mmco(6, {"long_term_frame_idx": 1})])
+        # flag 1, ue(2) ue(1), ue(6) ue(1), ue(0)
+        self.assertEqual("".join(map(str, bits)), "1" "011" "010" "00111" "010" "1")
+
+    def test_emulation_prevention_round_trip(self):
+        rbsp = bytes([0x65, 0, 0, 1, 0, 0, 0, 0, 0, 3, 0x80])
+        nal = mmco_rewrite.escape(rbsp)
+        self.assertEqual(nal, bytes([0x65, 0, 0, 3, 1, 0, 0, 3, 0, 0, 3, 0, 3, 0x80]))
+        self.assertEqual(mmco_rewrite.unescape(nal), rbsp)
+
+    def test_reuse_of_an_index_gets_an_explicit_mmco2(self):
+        trace = marking_trace([
+            {"frame_num": 0, "idr": True, "long": True},
+            {"frame_num": 1, "mmcos": [(6, {"long_term_frame_idx": 0})]},   # idx 0 held by the IDR
+            {"frame_num": 2, "mmcos": [(6, {"long_term_frame_idx": 1})]},   # free: unchanged
+        ])
+        plans = mmco_rewrite.plan_explicit_unmarking(trace)
+        self.assertIsNone(plans[0])
+        self.assertEqual([(op.operation, op.arguments) for op in plans[1]],
+                         [(2, {"long_term_pic_num": 0}), (6, {"long_term_frame_idx": 0})])
+        self.assertIsNone(plans[2])
 
 
 def counter_line(**fields) -> str:

@@ -5,7 +5,10 @@ lacks or what must not depend on it:
   (top/left crop window, odd sizes) from libx264 through ffmpeg;
 - set `ltr`: long-term reference pictures from libopenh264's encoder
   (tools/streams/openh264_ltr.cpp): IDR marked long-term, MMCO 3/4/6,
-  LongTermFrameIdx reuse, long-term references in list modification.
+  LongTermFrameIdx reuse, long-term references in list modification; and
+  MMCO 2, which no Debian encoder writes, by rewriting the marking of
+  openh264 streams into its explicit equivalent (mmco_rewrite.py; the
+  rewritten stream must decode to the same pixels as the original).
 
 Each stream is checked before it is used: FFmpeg's header parser
 (trace_headers) must find the syntax the stream exists for, and the
@@ -25,7 +28,7 @@ import subprocess
 from pathlib import Path
 from typing import Callable
 
-from . import h264_trace
+from . import h264_trace, mmco_rewrite
 
 SETS = ("pixels", "ltr")
 
@@ -90,6 +93,28 @@ def _openh264(*options: str, frames: int = 60, size: str = "176x144") -> Callabl
     return make
 
 
+def _with_explicit_mmco2(make: Callable[["Generator", Path], None]) -> Callable[["Generator", Path], None]:
+    def rewritten(generator: "Generator", out: Path) -> None:
+        original = out.with_suffix(".original.264")
+        make(generator, original)
+        decoded = out.with_suffix(".original.yuv")
+        try:
+            data, added = mmco_rewrite.rewrite(original.read_bytes(), h264_trace.read(original))
+            if added == 0:
+                raise GenerationError(f"{out.name}: no LongTermFrameIdx reuse to make explicit")
+            out.write_bytes(data)
+            before = software_decode(original, decoded)
+            after = software_decode(out, decoded)
+        except mmco_rewrite.RewriteError as error:
+            raise GenerationError(f"{out.name}: {error}") from error
+        finally:
+            original.unlink(missing_ok=True)
+            decoded.unlink(missing_ok=True)
+        if before != after:
+            raise GenerationError(f"{out.name}: the MMCO 2 rewrite changed the decoded pixels")
+    return rewritten
+
+
 SPECS: tuple[StreamSpec, ...] = (
     StreamSpec("fullrange_high", "pixels",
                "176x144 30f; High CABAC B-frames, video_full_range_flag=1 (x264 range=pc)",
@@ -145,6 +170,19 @@ SPECS: tuple[StreamSpec, ...] = (
                _openh264("--ltr", "2", "--lossless-link", "--mark-period", "4",
                          "--idr-at", "30", "--recover-at", "15,45"),
                requires=("IDR long-term", "MMCO 6", "long-term ref in list modification"),
+               second_opinion=True),
+    StreamSpec("ltr_mmco2", "ltr",
+               "176x144 60f; ltr_mmco3_reuse with each implicit long-term unmarking made an "
+               "explicit MMCO 2 before the MMCO 3 (rewritten marking)",
+               _with_explicit_mmco2(_openh264("--ltr", "2", "--feedback", "--mark-period", "5",
+                                              "--recover-at", "30")),
+               requires=("MMCO 2", "MMCO 3", "MMCO 6", "long-term ref in list modification"),
+               second_opinion=True),
+    StreamSpec("ltr_screen_mmco2", "ltr",
+               "176x144 60f; ltr_screen with explicit MMCO 2 before each MMCO 6 that reuses "
+               "an index: MMCO 2, 4 and 6 on most pictures",
+               _with_explicit_mmco2(_openh264("--usage", "screen", "--ltr", "4", "--lossless-link")),
+               requires=("MMCO 2", "MMCO 4", "MMCO 6", "long-term ref in list modification"),
                second_opinion=True),
     StreamSpec("ltr_cabac", "ltr",
                "176x144 60f; openh264 LTR with CABAC (Main), marking feedback: MMCO 3 and 6",

@@ -16,7 +16,7 @@ import re
 import subprocess
 from pathlib import Path
 
-_FIELD = re.compile(r"^\[trace_headers @ [^\]]*\]\s+\d+\s+(\S+)\s+[01]+\s+=\s+(-?\d+)\s*$")
+_FIELD = re.compile(r"^\[trace_headers @ [^\]]*\]\s+(\d+)\s+(\S+)\s+([01]+)\s+=\s+(-?\d+)\s*$")
 _SECTION = re.compile(r"^\[trace_headers @ [^\]]*\]\s+([A-Za-z][A-Za-z0-9 ,/\-]*)$")
 
 
@@ -32,6 +32,8 @@ class Slice:
     fields: dict[str, int] = dataclasses.field(default_factory=dict)
     mmcos: list[Mmco] = dataclasses.field(default_factory=list)
     modifications: list[tuple[int, int]] = dataclasses.field(default_factory=list)
+    # Every syntax element as traced: (bit position in the RBSP, name, bits, value).
+    elements: list[tuple[int, str, int, int]] = dataclasses.field(default_factory=list)
 
     @property
     def is_idr(self) -> bool:
@@ -42,6 +44,7 @@ class Slice:
 class Trace:
     slices: list[Slice]
     sps: list[dict[str, int]]
+    pps: list[dict[str, int]] = dataclasses.field(default_factory=list)
 
 
 def trace_headers(stream: Path, max_frames: int | None = None) -> str:
@@ -65,6 +68,7 @@ _MMCO_ARGUMENTS = ("difference_of_pic_nums_minus1", "long_term_pic_num",
 def parse(text: str) -> Trace:
     slices: list[Slice] = []
     sps: list[dict[str, int]] = []
+    pps: list[dict[str, int]] = []
     section = ""
     nal_unit_type = -1
     current: Slice | None = None
@@ -82,11 +86,15 @@ def parse(text: str) -> Trace:
             elif section.startswith("Sequence Parameter Set"):
                 current_sps = {}
                 sps.append(current_sps)
+            elif section.startswith("Picture Parameter Set"):
+                current_sps = {}    # the same field collection, kept apart
+                pps.append(current_sps)
             continue
         field_match = _FIELD.match(line)
         if not field_match:
             continue
-        name, value = field_match.group(1), int(field_match.group(2))
+        position, name = int(field_match.group(1)), field_match.group(2)
+        bits, value = len(field_match.group(3)), int(field_match.group(4))
         if name == "nal_unit_type":
             nal_unit_type = value
             if current is not None:
@@ -95,6 +103,7 @@ def parse(text: str) -> Trace:
             current_sps.setdefault(name, value)
         if current is None:
             continue
+        current.elements.append((position, name, bits, value))
         if name == "memory_management_control_operation":
             if value != 0:
                 current.mmcos.append(Mmco(value, {}))
@@ -108,7 +117,7 @@ def parse(text: str) -> Trace:
             pending_modification = None
         else:
             current.fields.setdefault(name, value)
-    return Trace(slices, sps)
+    return Trace(slices, sps, pps)
 
 
 def read(stream: Path) -> Trace:
@@ -165,6 +174,8 @@ def long_term_summary(trace: Trace) -> LongTermSummary:
         for op in picture.mmcos:
             if op.operation == 5:
                 in_use.clear()
+            elif op.operation == 2:
+                in_use.discard(op.arguments.get("long_term_pic_num", -1))
             elif op.operation == 4:
                 limit = op.arguments.get("max_long_term_frame_idx_plus1", 0)
                 in_use = {idx for idx in in_use if idx < limit}
