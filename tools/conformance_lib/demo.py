@@ -29,7 +29,7 @@ def make_clip(out_dir: Path) -> Path:
     streams.mkdir(parents=True, exist_ok=True)
     clip = streams / f"{CLIP_NAME}.264"
     frames = CLIP_SECONDS * CLIP_RATE
-    generated._run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+    generated.run_checked(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
                     f"testsrc2=size=1920x1080:rate={CLIP_RATE}", "-frames:v", str(frames),
                     "-pix_fmt", "yuv420p", "-c:v", "libx264", "-profile:v", "high",
                     "-preset", "veryfast", "-x264-params", "bframes=3:b-adapt=0:ref=3",
@@ -63,7 +63,7 @@ def _packed_frames(path: Path, layout: rawvideo.FrameLayout, indices: list[int])
             if len(frame) < layout.frame_size:
                 break
             for plane in layout.planes:
-                rawvideo._pack_plane(chunks.append, frame, plane)
+                rawvideo.pack_plane(chunks.append, frame, plane)
     return b"".join(bytes(chunk) for chunk in chunks)
 
 

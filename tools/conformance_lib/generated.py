@@ -58,7 +58,7 @@ class GeneratedStream:
     second_opinion: str
 
 
-def _run(argv: list[str], what: str) -> subprocess.CompletedProcess:
+def run_checked(argv: list[str], what: str) -> subprocess.CompletedProcess:
     completed = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
                                text=True, check=False)
     if completed.returncode != 0:
@@ -70,7 +70,7 @@ def _run(argv: list[str], what: str) -> subprocess.CompletedProcess:
 def _x264(size: str, frames: int, pix_fmt: str, x264_params: str, profile: str,
           extra: tuple[str, ...] = ()) -> Callable[["Generator", Path], None]:
     def make(generator: "Generator", out: Path) -> None:
-        _run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+        run_checked(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
               f"testsrc2=size={size}:rate=25", "-frames:v", str(frames),
               "-pix_fmt", pix_fmt, "-c:v", "libx264", "-profile:v", profile,
               "-preset", "veryfast", "-threads", "1", *extra,
@@ -81,11 +81,11 @@ def _x264(size: str, frames: int, pix_fmt: str, x264_params: str, profile: str,
 def _openh264(*options: str, frames: int = 60, size: str = "176x144") -> Callable[["Generator", Path], None]:
     def make(generator: "Generator", out: Path) -> None:
         source = out.with_suffix(".i420")
-        _run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+        run_checked(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
               f"testsrc2=size={size}:rate=25", "-frames:v", str(frames),
               "-f", "rawvideo", "-pix_fmt", "yuv420p", str(source)], "source frames")
         try:
-            _run([str(generator.openh264_tool()), "encode", "--input", str(source),
+            run_checked([str(generator.openh264_tool()), "encode", "--input", str(source),
                   "--size", size, "--frames", str(frames), "--output", str(out), *options],
                  f"openh264 {out.name}")
         finally:
@@ -215,12 +215,12 @@ def md5_of_file(path: Path) -> str:
 def software_decode(stream: Path, out: Path) -> str:
     """libavcodec's decode, written as it comes out: its own 8-bit 4:2:0
     layout (yuv420p or yuvj420p, the same bytes), exact crop."""
-    probe = _run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+    probe = run_checked(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
                   "stream=pix_fmt", "-of", "csv=p=0", str(stream)], "ffprobe")
     pix_fmt = probe.stdout.strip()
     if pix_fmt not in ("yuv420p", "yuvj420p"):
         raise GenerationError(f"{stream.name}: libavcodec decodes to {pix_fmt}, not 8-bit 4:2:0")
-    _run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-threads", "1", "-flags", "+unaligned",
+    run_checked(["ffmpeg", "-nostdin", "-v", "error", "-y", "-threads", "1", "-flags", "+unaligned",
           "-i", str(stream), "-fps_mode", "passthrough", "-f", "rawvideo", str(out)],
          "libavcodec software decode")
     return md5_of_file(out)
@@ -258,7 +258,7 @@ class Generator:
 
     @staticmethod
     def _frame_bytes(path: Path) -> int:
-        probe = _run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+        probe = run_checked(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
                       "stream=width,height", "-of", "csv=p=0", str(path)], "ffprobe")
         width, height = (int(v) for v in probe.stdout.strip().split(","))
         return width * height + 2 * ((width + 1) // 2) * ((height + 1) // 2)
@@ -268,7 +268,7 @@ class Generator:
             return "-"
         out = path.with_suffix(".openh264.yuv")
         try:
-            _run([str(self.openh264_tool()), "decode", str(path), str(out)],
+            run_checked([str(self.openh264_tool()), "decode", str(path), str(out)],
                  f"openh264 decode {path.name}")
             md5 = md5_of_file(out)
         finally:

@@ -236,11 +236,11 @@ class MarkingError(ValueError):
     pass
 
 
-def _frame_num_wrap(frame_num: int, current: int, max_frame_num: int) -> int:
+def frame_num_wrap(frame_num: int, current: int, max_frame_num: int) -> int:
     return frame_num - max_frame_num if frame_num > current else frame_num  # (8-27)
 
 
-def _apply_mmco(refs: list[Reference], op: Mmco, frame_num: int, max_frame_num: int,
+def apply_mmco(refs: list[Reference], op: Mmco, frame_num: int, max_frame_num: int,
                 max_long_term_idx: int | None) -> tuple[list[Reference], int | None, int | None]:
     """One memory_management_control_operation on a frame (8.2.5.4); returns
     (references, MaxLongTermFrameIdx, LongTermFrameIdx given to the current
@@ -249,7 +249,7 @@ def _apply_mmco(refs: list[Reference], op: Mmco, frame_num: int, max_frame_num: 
     if op.operation in (1, 3):
         pic_num_x = frame_num - (args.get("difference_of_pic_nums_minus1", 0) + 1)  # (8-39)
         matches = [r for r in refs if not r.long_term
-                   and _frame_num_wrap(r.frame_num, frame_num, max_frame_num) == pic_num_x]
+                   and frame_num_wrap(r.frame_num, frame_num, max_frame_num) == pic_num_x]
         if not matches:
             raise MarkingError(f"MMCO {op.operation}: no short-term frame with PicNum {pic_num_x}")
         target = matches[0]
@@ -275,47 +275,68 @@ def _apply_mmco(refs: list[Reference], op: Mmco, frame_num: int, max_frame_num: 
     raise MarkingError(f"unknown MMCO {op.operation}")
 
 
+class MarkingProcess:
+    """Decoded reference picture marking (8.2.5) on frames, picture by picture."""
+
+    def __init__(self, sps: dict[str, int]):
+        self.max_frame_num = 1 << (sps.get("log2_max_frame_num_minus4", 0) + 4)
+        self.max_refs = max(sps.get("max_num_ref_frames", 1), 1)
+        self.refs: list[Reference] = []
+        self.max_long_term_idx: int | None = None
+
+    def copy(self) -> "MarkingProcess":
+        other = MarkingProcess({})
+        other.__dict__.update(self.__dict__)
+        other.refs = list(self.refs)
+        return other
+
+    def apply(self, op: Mmco, frame_num: int) -> int | None:
+        """One MMCO; returns the LongTermFrameIdx MMCO 6 gives the current picture."""
+        self.refs, self.max_long_term_idx, assigned = apply_mmco(
+            self.refs, op, frame_num, self.max_frame_num, self.max_long_term_idx)
+        return assigned
+
+    def mark(self, picture: Slice, operations: list[Mmco] | None = None) -> None:
+        """The marking after `picture` is decoded (`operations` in place of its MMCOs)."""
+        if picture.fields.get("nal_ref_idc", 0) == 0:
+            return
+        frame_num = picture.fields.get("frame_num", 0)
+        current_idx: int | None = None
+        if picture.is_idr:
+            self.refs = []
+            long_term = picture.fields.get("long_term_reference_flag")
+            self.max_long_term_idx = 0 if long_term else None
+            current_idx = 0 if long_term else None
+        elif picture.fields.get("adaptive_ref_pic_marking_mode_flag"):
+            for op in picture.mmcos if operations is None else operations:
+                assigned = self.apply(op, frame_num)
+                if assigned is not None:
+                    current_idx = assigned
+                if op.operation == 5:
+                    frame_num = 0   # after MMCO 5 the picture counts as frame_num 0 (7.4.3)
+        elif len(self.refs) >= self.max_refs:
+            # Sliding window (8.2.5.3): the short-term frame with the smallest FrameNumWrap goes.
+            short = [r for r in self.refs if not r.long_term]
+            if short:
+                oldest = min(short, key=lambda r: frame_num_wrap(r.frame_num, frame_num,
+                                                                 self.max_frame_num))
+                self.refs = [r for r in self.refs if r is not oldest]
+        self.refs.append(Reference(frame_num, current_idx))
+
+
 def reference_marking(trace: Trace) -> list[list[Reference]]:
     """For each picture in decoding order, the frames marked as reference
     when it is decoded: the DPB a client must describe. Frames only (a field
     picture raises MarkingError)."""
     if not trace.sps:
         raise MarkingError("no SPS")
-    sps = trace.sps[0]
-    max_frame_num = 1 << (sps.get("log2_max_frame_num_minus4", 0) + 4)
-    max_refs = max(sps.get("max_num_ref_frames", 1), 1)
-    refs: list[Reference] = []
-    max_long_term_idx: int | None = None
+    process = MarkingProcess(trace.sps[0])
     dpbs: list[list[Reference]] = []
     for picture in first_slices(trace):
         if picture.fields.get("field_pic_flag"):
             raise MarkingError("field pictures are not modelled here")
         # An IDR predicts from nothing and its marking empties the DPB; the
         # clients (FFmpeg's idr(), GStreamer's DPB) drop it before decoding.
-        dpbs.append([] if picture.is_idr else list(refs))
-        if picture.fields.get("nal_ref_idc", 0) == 0:
-            continue
-        frame_num = picture.fields.get("frame_num", 0)
-        current_idx: int | None = None
-        if picture.is_idr:
-            refs = []
-            if picture.fields.get("long_term_reference_flag"):
-                max_long_term_idx, current_idx = 0, 0
-            else:
-                max_long_term_idx = None
-        elif picture.fields.get("adaptive_ref_pic_marking_mode_flag"):
-            for op in picture.mmcos:
-                refs, max_long_term_idx, assigned = _apply_mmco(
-                    refs, op, frame_num, max_frame_num, max_long_term_idx)
-                if assigned is not None:
-                    current_idx = assigned
-                if op.operation == 5:
-                    frame_num = 0   # after MMCO 5 the picture counts as frame_num 0 (7.4.3)
-        elif len(refs) >= max_refs:
-            # Sliding window (8.2.5.3): the short-term frame with the smallest FrameNumWrap goes.
-            short = [r for r in refs if not r.long_term]
-            if short:
-                oldest = min(short, key=lambda r: _frame_num_wrap(r.frame_num, frame_num, max_frame_num))
-                refs = [r for r in refs if r is not oldest]
-        refs.append(Reference(frame_num, current_idx))
+        dpbs.append([] if picture.is_idr else list(process.refs))
+        process.mark(picture)
     return dpbs

@@ -119,48 +119,34 @@ def _marking_span(slice_: h264_trace.Slice) -> tuple[int, int] | None:
 def plan_explicit_unmarking(trace: h264_trace.Trace) -> list[list[h264_trace.Mmco] | None]:
     """Per slice: the MMCO list with an MMCO 2 before each MMCO 3/6 whose
     LongTermFrameIdx is held by another long-term frame (None: unchanged)."""
-    sps = trace.sps[0]
-    max_frame_num = 1 << (sps.get("log2_max_frame_num_minus4", 0) + 4)
-    max_refs = max(sps.get("max_num_ref_frames", 1), 1)
-    refs: list[h264_trace.Reference] = []
-    max_idx: int | None = None
+    process = h264_trace.MarkingProcess(trace.sps[0])
     plans: list[list[h264_trace.Mmco] | None] = []
     for slice_ in trace.slices:
         if slice_.fields.get("first_mb_in_slice", 0) != 0:
             raise RewriteError("more than one slice per picture")
-        if slice_.fields.get("nal_ref_idc", 0) == 0:
-            plans.append(None)
-            continue
-        frame_num = slice_.fields.get("frame_num", 0)
-        current_idx = None
-        new_ops: list[h264_trace.Mmco] = []
-        changed = False
-        if slice_.is_idr:
-            refs = []
-            current_idx = 0 if slice_.fields.get("long_term_reference_flag") else None
-        elif slice_.fields.get("adaptive_ref_pic_marking_mode_flag"):
-            for op in slice_.mmcos:
-                idx = op.arguments.get("long_term_frame_idx")
-                if op.operation in (3, 6) and any(r.long_term_frame_idx == idx for r in refs):
-                    unmark = h264_trace.Mmco(2, {"long_term_pic_num": idx})
-                    new_ops.append(unmark)
-                    refs, max_idx, _ = h264_trace._apply_mmco(refs, unmark, frame_num,
-                                                              max_frame_num, max_idx)
-                    changed = True
-                new_ops.append(op)
-                refs, max_idx, assigned = h264_trace._apply_mmco(refs, op, frame_num,
-                                                                 max_frame_num, max_idx)
-                if assigned is not None:
-                    current_idx = assigned
-        elif len(refs) >= max_refs:
-            short = [r for r in refs if not r.long_term]
-            if short:
-                oldest = min(short, key=lambda r: h264_trace._frame_num_wrap(
-                    r.frame_num, frame_num, max_frame_num))
-                refs = [r for r in refs if r is not oldest]
-        refs.append(h264_trace.Reference(frame_num, current_idx))
-        plans.append(new_ops if changed else None)
+        plan = None
+        if (slice_.fields.get("nal_ref_idc", 0) and not slice_.is_idr
+                and slice_.fields.get("adaptive_ref_pic_marking_mode_flag")):
+            plan = _with_explicit_unmarking(process.copy(), slice_)
+        process.mark(slice_, plan)
+        plans.append(plan)
     return plans
+
+
+def _with_explicit_unmarking(scratch: h264_trace.MarkingProcess,
+                             slice_: h264_trace.Slice) -> list[h264_trace.Mmco] | None:
+    frame_num = slice_.fields.get("frame_num", 0)
+    operations: list[h264_trace.Mmco] = []
+    for op in slice_.mmcos:
+        idx = op.arguments.get("long_term_frame_idx")
+        if op.operation in (3, 6) and any(r.long_term_frame_idx == idx for r in scratch.refs):
+            # For frames LongTermPicNum = LongTermFrameIdx (8-29).
+            unmark = h264_trace.Mmco(2, {"long_term_pic_num": idx})
+            scratch.apply(unmark, frame_num)
+            operations.append(unmark)
+        scratch.apply(op, frame_num)
+        operations.append(op)
+    return operations if len(operations) > len(slice_.mmcos) else None
 
 
 def rewrite(stream: bytes, trace: h264_trace.Trace) -> tuple[bytes, int]:

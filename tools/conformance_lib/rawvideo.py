@@ -154,11 +154,11 @@ def _pack_frames(path: Path, layout: FrameLayout, update) -> tuple[int, int]:
                 update(frame)
                 return frames, len(frame)
             for plane in layout.planes:
-                _pack_plane(update, frame, plane)
+                pack_plane(update, frame, plane)
             frames += 1
 
 
-def _pack_plane(update, frame: bytes, plane: PlaneLayout) -> None:
+def pack_plane(update, frame: bytes, plane: PlaneLayout) -> None:
     row_bytes = plane.width * plane.step
     if plane.stride == row_bytes:
         # Whole rows without padding: one slice for the plane.
