@@ -14,7 +14,7 @@ Each stream is checked before it is used: FFmpeg's header parser
 (trace_headers) must find the syntax the stream exists for, and the
 expected MD5 is libavcodec's software decode written without any conversion
 (exact crop, no range change). Where libopenh264's decoder supports the
-stream (Constrained Baseline), its output must agree: a second opinion that
+stream (openh264's own streams, x264's Constrained Baseline), its output must agree: a second opinion that
 shares no code with libavcodec (which the emulator's backend also uses).
 
 The result is a manifest of the shared format (tools/conformance reads it).
@@ -45,7 +45,9 @@ class StreamSpec:
     make: Callable[["Generator", Path], None]
     # What FFmpeg's parser must find in the stream (see `_check_syntax`).
     requires: tuple[str, ...]
-    second_opinion: bool = False   # libopenh264's decoder supports it
+    # libopenh264's decoder agrees with libavcodec on it (its own streams and
+    # Constrained Baseline; not on x264's High streams with B-frames).
+    second_opinion: bool = False
 
 
 @dataclasses.dataclass
@@ -187,7 +189,8 @@ SPECS: tuple[StreamSpec, ...] = (
     StreamSpec("ltr_cabac", "ltr",
                "176x144 60f; openh264 LTR with CABAC (Main), marking feedback: MMCO 3 and 6",
                _openh264("--ltr", "2", "--feedback", "--mark-period", "5", "--cabac"),
-               requires=("IDR long-term", "MMCO 3", "MMCO 6", "LongTermFrameIdx reuse")),
+               requires=("IDR long-term", "MMCO 3", "MMCO 6", "LongTermFrameIdx reuse"),
+               second_opinion=True),
 )
 
 
