@@ -266,11 +266,14 @@ void Emulator::record(const std::string& json_line) {
 void Emulator::write_counters_at_exit() {
   const EmulatorConfig current = config();
   if (current.counters_path.empty() || ::getpid() != owner_pid_) return;
+  // Once per process: _exit() and the destructor may both get here.
+  if (counters_written_.exchange(true)) return;
   append_line(current.counters_path, counters_.to_json(owner_pid_, current.profile_name));
 }
 
 void Emulator::after_fork_in_child() {
   counters_.reset();
+  counters_written_ = false;
   owner_pid_ = static_cast<int>(::getpid());
 }
 

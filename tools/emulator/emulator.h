@@ -81,6 +81,7 @@ class Emulator {
   FdTable fds_;
   Counters counters_;
   int owner_pid_ = 0;
+  std::atomic<bool> counters_written_{false};
 };
 
 }  // namespace emu

@@ -608,3 +608,22 @@ __attribute__((visibility("default"))) int pselect(int nfds, fd_set* r, fd_set* 
 __attribute__((destructor)) static void write_counters_at_exit() {
   Emulator::instance().write_counters_at_exit();
 }
+
+// Firefox's child processes (RDD among them) leave with _exit()
+// (ProcessChild::QuickExit), which runs no destructor: write the counters
+// there too. exit() reaches libc's own _exit internally, not this one.
+using ExitFn = void (*)(int);
+constinit NextFunction<ExitFn> next_exit{"_exit"};
+constinit NextFunction<ExitFn> next_upper_exit{"_Exit"};
+
+[[noreturn]] static void leave(NextFunction<ExitFn>& next, int status) {
+  Emulator::instance().write_counters_at_exit();
+  if (const ExitFn real = next.get()) real(status);
+  ::syscall(SYS_exit_group, status);
+  __builtin_unreachable();
+}
+
+extern "C" {
+__attribute__((visibility("default"), noreturn)) void _exit(int status) { leave(next_exit, status); }
+__attribute__((visibility("default"), noreturn)) void _Exit(int status) { leave(next_upper_exit, status); }
+}
