@@ -1,5 +1,6 @@
 #include "discovery/discovery.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <libudev.h>
 #include <linux/videodev2.h>
@@ -62,6 +63,8 @@ std::string open_failure(const std::string& path, int err) {
   return text;
 }
 
+bool is_access_error(int err) { return err == EACCES || err == EPERM; }
+
 UniqueFd open_node(const std::string& path, int& err) {
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
   err = fd.valid() ? 0 : errno;
@@ -116,6 +119,72 @@ int read_media_device(int fd, MediaDescription& out) {
   return EAGAIN;
 }
 
+// ---- Looking at /dev without udev ----
+
+// The /dev entries named <prefix><digits>, when /dev can be listed; nullopt
+// when it cannot (Firefox's RDD broker lets /dev be read only in builds with
+// V4L2 decoding, SandboxBrokerPolicyFactory.cpp AddV4l2Dependencies).
+std::optional<std::set<std::string>> listed_dev_nodes(const std::string& prefix) {
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir("/dev"), &::closedir);
+  if (!dir) return std::nullopt;
+  std::set<std::string> names;
+  while (const dirent* entry = ::readdir(dir.get())) {
+    std::string name = entry->d_name;
+    if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
+        name.find_first_not_of("0123456789", prefix.size()) == std::string::npos)
+      names.insert("/dev/" + name);
+  }
+  return names;
+}
+
+// /dev/<prefix>0 .. <count-1>: the nodes stat() finds, and the ones whose
+// stat() was refused. stat() of a node needs no permission on the node, only
+// search permission on /dev (path_resolution(7)), so a refusal is a policy
+// hiding /dev: a sandbox broker answers EACCES for every path it does not
+// allow, present or not. Refused nodes are not opened (the answer would be
+// the same), and when /dev can be listed only listed ones count as refused.
+struct DevNodeScan {
+  std::vector<std::string> present;
+  std::vector<std::string> refused;
+  int refused_errno = 0;
+};
+
+DevNodeScan scan_dev_nodes(const std::string& prefix, unsigned count) {
+  DevNodeScan scan;
+  const std::optional<std::set<std::string>> listed = listed_dev_nodes(prefix);
+  for (unsigned i = 0; i < count; ++i) {
+    std::string path = "/dev/" + prefix + std::to_string(i);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) {
+      scan.present.push_back(path);
+      continue;
+    }
+    int err = errno;
+    if (err == ENOENT || err == ENOTDIR) continue;  // the normal end of the list
+    if (listed && !listed->count(path)) continue;
+    scan.refused.push_back(path);
+    scan.refused_errno = err;
+  }
+  return scan;
+}
+
+// "/dev/media1, /dev/media2, /dev/media3" -> "/dev/media1..3", lists of
+// scattered nodes cut after a few names.
+std::string describe_nodes(const std::vector<std::string>& paths) {
+  if (paths.empty()) return "";
+  bool consecutive = true;
+  for (size_t i = 1; i < paths.size(); ++i)
+    if (node_number(paths[i]) != node_number(paths[i - 1]) + 1) consecutive = false;
+  if (paths.size() > 2 && consecutive) {
+    size_t digits = paths.front().find_last_not_of("0123456789") + 1;
+    return paths.front() + ".." + paths.back().substr(digits);
+  }
+  std::vector<std::string> shown(paths.begin(), paths.begin() + std::min<size_t>(paths.size(), 4));
+  std::string text = join(shown, ", ");
+  if (paths.size() > shown.size()) text += " and " + std::to_string(paths.size() - shown.size()) + " more";
+  return text;
+}
+
 // ---- devnum -> /dev path ----
 
 bool node_has_devnum(const std::string& path, dev_t devnum) {
@@ -144,6 +213,11 @@ class NodeResolver {
         std::string path = "/dev/" + line.substr(8);
         if (node_has_devnum(path, devnum)) return path;
       }
+    }
+    // Only the listed nodes when /dev can be read; every number otherwise.
+    if (const auto listed = listed_dev_nodes("video")) {
+      for (const std::string& path : *listed)
+        if (node_has_devnum(path, devnum)) return path;
     }
     for (unsigned i = 0; i < video_scan_count_; ++i) {
       std::string path = "/dev/video" + std::to_string(i);
@@ -211,18 +285,17 @@ class Surveyor {
       log_.infof("udev not used; opening /dev/media0..%u directly", options_.media_scan_count - 1);
     }
     report_.method = DiscoveryMethod::DevScan;
-    std::vector<std::string> nodes;
-    for (unsigned i = 0; i < options_.media_scan_count; ++i) {
-      std::string path = "/dev/media" + std::to_string(i);
-      struct stat st {};
-      // A missing node is the normal end of the list; anything else
-      // (EACCES on a present node) is examined and reported.
-      if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) continue;
-      nodes.push_back(path);
+    DevNodeScan scan = scan_dev_nodes("media", options_.media_scan_count);
+    log_.infof("found %zu media node(s) under /dev%s%s", scan.present.size(), scan.present.empty() ? "" : ": ",
+               join(scan.present, ", ").c_str());
+    if (!scan.refused.empty()) {
+      DecoderCandidate refused;
+      refused.media_path = describe_nodes(scan.refused);
+      refused.access_denied = true;
+      reject(refused, "stat() refused: " + errno_text(scan.refused_errno) +
+                          "; a sandbox hides /dev (Firefox's RDD process: see docs/firefox.md, \"Sandbox\")");
     }
-    log_.infof("found %zu media node(s) under /dev%s%s", nodes.size(), nodes.empty() ? "" : ": ",
-               join(nodes, ", ").c_str());
-    return nodes;
+    return scan.present;
   }
 
   void survey_system() {
@@ -240,6 +313,7 @@ class Surveyor {
     int err = 0;
     UniqueFd fd = open_node(media_path, err);
     if (!fd.valid()) {
+      base.access_denied = is_access_error(err);
       if (!wanted_video) reject(base, open_failure(media_path, err));
       return false;
     }
@@ -313,6 +387,7 @@ class Surveyor {
       int err = 0;
       UniqueFd fd = open_node(media, err);
       if (!fd.valid()) {
+        candidate.access_denied = is_access_error(err);
         reject(candidate, open_failure(media, err));
         return;
       }
@@ -385,23 +460,45 @@ class Surveyor {
         used.push_back(c.video_path + " (" + c.capabilities.driver_name + ", " + c.media_path + ", up to " +
                        std::to_string(c.capabilities.max_width) + "x" + std::to_string(c.capabilities.max_height) +
                        ")");
+    // Refused access is reported once for all nodes refused: a sandbox
+    // refuses every node the same way.
+    std::vector<const DecoderCandidate*> refused;
     for (const auto& c : report_.candidates) {
       if (c.usable) continue;
-      std::string what = c.video_path.empty()   ? c.media_path
-                         : c.media_path.empty() ? c.video_path
-                                                : c.video_path + " on " + c.media_path;
-      if (!c.media_driver.empty()) what += " (" + c.media_driver + ")";
-      std::string line = what + " not used: " + c.rejection;
-      if (used.empty())
-        log_.error(line);
-      else
-        log_.info(line);
+      if (c.access_denied) {
+        refused.push_back(&c);
+        continue;
+      }
+      report_line(describe(c) + " not used: " + c.rejection, used.empty());
+    }
+    if (!refused.empty()) {
+      std::vector<std::string> names;
+      for (const DecoderCandidate* c : refused) names.push_back(describe(*c));
+      std::string line = join(names, ", ") + " not used: " + refused.front()->rejection;
+      if (refused.size() > 1) line += " (the same for the others)";
+      report_line(line, used.empty());
     }
     if (used.empty())
       log_.errorf("no usable stateless H.264 decoder found (%s); run v4l2-request-probe --verbose for details",
                   to_string(report_.method));
     else
       log_.infof("using %zu decoder(s): %s", used.size(), join(used, ", ").c_str());
+  }
+
+  static std::string describe(const DecoderCandidate& c) {
+    std::string what = c.video_path.empty()   ? c.media_path
+                       : c.media_path.empty() ? c.video_path
+                                              : c.video_path + " on " + c.media_path;
+    if (!c.media_driver.empty()) what += " (" + c.media_driver + ")";
+    return what;
+  }
+
+  // Rejections are errors only when nothing is usable.
+  void report_line(const std::string& line, bool as_error) {
+    if (as_error)
+      log_.error(line);
+    else
+      log_.info(line);
   }
 
   const DiscoveryOptions& options_;

@@ -68,6 +68,9 @@ struct DecoderCandidate {
   std::string entity_name;   // the decoder entity; empty for a media device without one
   bool usable = false;
   std::string rejection;     // why it is not usable (empty when usable)
+  // EACCES/EPERM when access to the node was refused: such rejections are
+  // reported together, in one line (a sandbox refuses dozens of nodes).
+  bool access_denied = false;
   DecoderCapabilities capabilities;  // filled when usable
 };
 

@@ -486,5 +486,57 @@ TEST(UdevWithoutVideoNodes, VideoNodeFoundByDeviceNumber) {
   EXPECT_EQ(decoders[0].video_path, "/dev/video0");
 }
 
+// ---- Firefox's RDD sandbox: the broker refuses what its policy does not name ----
+
+size_t lines_with(const std::vector<std::string>& lines, const std::string& text) {
+  return static_cast<size_t>(std::count_if(lines.begin(), lines.end(), [&](const std::string& line) {
+    return line.find(text) != std::string::npos;
+  }));
+}
+
+TEST(BrokerStockPolicy, EveryRefusedMediaNodeIsReportedInOneLine) {
+  REQUIRE_SCENARIO("broker-stock");
+  CollectingLog log;
+  DiscoveryReport report = survey_decoders(DiscoveryOptions{}, log);
+  EXPECT_EQ(report.method, DiscoveryMethod::DevScan);
+  EXPECT_TRUE(report.usable().empty()) << log.all();
+  // One line for /dev/media0..63 and the final verdict: nothing else.
+  EXPECT_EQ(log.errors.size(), 2u) << log.all();
+  EXPECT_EQ(lines_with(log.errors, "not used"), 1u) << log.all();
+  EXPECT_TRUE(log.mentions("/dev/media0..63 not used: stat() refused: Permission denied")) << log.all();
+  EXPECT_TRUE(log.mentions("docs/firefox.md")) << log.all();
+  EXPECT_FALSE(log.mentions("cannot open /dev/media")) << log.all();
+}
+
+TEST(BrokerStockPolicy, RefusedNodesAreNotOpened) {
+  REQUIRE_SCENARIO("broker-stock");
+  CollectingLog log;
+  DiscoveryReport report = survey_decoders(DiscoveryOptions{}, log);
+  ASSERT_EQ(report.candidates.size(), 1u) << log.all();
+  EXPECT_TRUE(report.candidates[0].access_denied);
+  EXPECT_EQ(report.candidates[0].media_path, "/dev/media0..63");
+}
+
+TEST(BrokerStockPolicy, NamedNodesRefusedAreOneClearLine) {
+  REQUIRE_SCENARIO("broker-stock");
+  ScopedEnv video("LIBVA_V4L2_REQUEST_VIDEO_PATH", "/dev/video0");
+  ScopedEnv media("LIBVA_V4L2_REQUEST_MEDIA_PATH", "/dev/media0");
+  CollectingLog log;
+  EXPECT_TRUE(discover_decoders(log).empty());
+  EXPECT_EQ(lines_with(log.errors, "not used"), 1u) << log.all();
+  EXPECT_TRUE(log.mentions("Permission denied")) << log.all();
+}
+
+TEST(BrokerAllowsTheDecoder, DecoderFoundWithoutComplaints) {
+  REQUIRE_SCENARIO("broker-allows-decoder");
+  CollectingLog log;
+  DiscoveryReport report = survey_decoders(DiscoveryOptions{}, log);
+  std::vector<DecoderCapabilities> decoders = report.usable();
+  ASSERT_EQ(decoders.size(), 1u) << log.all();
+  EXPECT_EQ(decoders[0].video_path, "/dev/video0");
+  EXPECT_TRUE(log.errors.empty()) << log.all();
+  EXPECT_FALSE(log.mentions("not used")) << log.all();
+}
+
 }  // namespace
 }  // namespace v4l2va

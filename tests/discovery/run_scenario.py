@@ -15,6 +15,8 @@ tests can show udev less than the devices offer (a sandbox).
 --filter LIB --variants SPEC  preload capability_filter.cpp's library in
             front of the emulator with DISCOVERY_FILTER=SPEC (per-node codec,
             profile, size and request-support variants)
+--broker LIB  preload broker_double.cpp's library first: a sandbox broker's
+            file-access policy (DISCOVERY_BROKER_ALLOW, _LIST_DEV via --setenv)
 --setenv NAME=VALUE  passed to the command (LIBVA_V4L2_REQUEST_*_PATH from the
             caller's environment are cleared, so only explicit overrides count)
 
@@ -74,6 +76,7 @@ def main() -> int:
     parser.add_argument("--udev-devices", help="profiles the testbed lists (default: --devices)")
     parser.add_argument("--filter", type=Path, help="capability filter library")
     parser.add_argument("--variants", default="", help="DISCOVERY_FILTER for the filter")
+    parser.add_argument("--broker", type=Path, help="file-access policy double (broker_double.cpp), preloaded first")
     parser.add_argument("--setenv", action="append", default=[], metavar="NAME=VALUE",
                         help="set for the command (the driver's overrides are otherwise cleared)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
@@ -105,6 +108,8 @@ def main() -> int:
             parser.error("--variants needs --filter")
         preload.insert(0, str(args.filter.resolve()))
         env["DISCOVERY_FILTER"] = args.variants
+    if args.broker:
+        preload.insert(0, str(args.broker.resolve()))
     env["LD_PRELOAD"] = ":".join(preload)
 
     with tempfile.TemporaryDirectory(prefix="discovery-") as tmp:

@@ -276,7 +276,8 @@ int main(int argc, char** argv) {
     } else {
       std::printf("    NOT USED: %s\n", c.rejection.c_str());
     }
-    if (verbose && !c.media_path.empty()) print_topology(c.media_path);
+    // Refused nodes (a sandbox) cannot be read, and the path may name a range.
+    if (verbose && !c.media_path.empty() && !c.access_denied) print_topology(c.media_path);
     if (!c.video_path.empty()) print_video_node(c.video_path);
   }
 
