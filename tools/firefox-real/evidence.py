@@ -118,6 +118,25 @@ def read_emulator(record: Path, counters: Path) -> EmulatorEvidence:
     return e
 
 
+EMULATOR_ALLOC = re.compile(r"v4l2-emulator\[(\d+)\]: fd \d+: MEDIA_IOC_REQUEST_ALLOC -> (\S+)")
+
+
+def requests_from_emulator_log(stderr_log: Path) -> dict[int, int]:
+    """Successful MEDIA_IOC_REQUEST_ALLOC per process, from V4L2_EMU_LOG=1
+    lines (the emulator's own account of every ioctl). Unlike the counters,
+    written at exit, these are there even when a process is killed or exits
+    some other way."""
+    per_pid: dict[int, int] = {}
+    if not stderr_log.exists():
+        return per_pid
+    with stderr_log.open("r", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = EMULATOR_ALLOC.search(line)
+            if m and m.group(2) == "0":
+                per_pid[int(m.group(1))] = per_pid.get(int(m.group(1)), 0) + 1
+    return per_pid
+
+
 @dataclass
 class DriverEvidence:
     contexts: int = 0                     # "context WxH on /dev/videoN" (one per vaCreateContext)

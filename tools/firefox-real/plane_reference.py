@@ -60,7 +60,10 @@ def reference_hashes(stream: Path, plane_shapes: set[tuple[str, int, int]]) -> R
     in every output frame of `stream` decoded by libavcodec in software."""
     width, height = coded_size(stream)
     frame_size = width * height * 3 // 2
-    process = subprocess.Popen(["ffmpeg", "-v", "error", "-nostdin", "-apply_cropping", "0", "-i", str(stream),
+    # Every decoded frame, none dropped or duplicated (passthrough); the raw
+    # muxer's complaints about repeated timestamps of elementary streams are
+    # noise (-v fatal): a decode problem shows as a frame count that differs.
+    process = subprocess.Popen(["ffmpeg", "-v", "fatal", "-nostdin", "-apply_cropping", "0", "-i", str(stream),
                                 "-map", "0:v:0", "-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "nv12",
                                 "pipe:1"], stdout=subprocess.PIPE)
     result = ReferenceHashes(width, height, {shape: [] for shape in plane_shapes})
