@@ -34,7 +34,7 @@ class MozLogEvidence:
     video_decoders: int = 0          # FFmpegVideoDecoder created for video/avc
     vaapi_inits: int = 0             # "VA-API FFmpeg init successful"
     hardware_decoders: int = 0       # "IsHardwareAccelerated=true"
-    vaapi_frames: int = 0            # "VA-API frame pts=" (a frame out of the VA-API decoder)
+    vaapi_frames: int = 0            # a frame out of the VA-API decoder (153: "VA-API frame pts=", 140: "VA-API Got one frame output")
     dmabuf_surfaces_added: int = 0   # VideoFramePool: "Added new DMABufSurface"
     video_frame_surfaces_deleted: int = 0
     flushes: int = 0                 # "ProcessFlush"
@@ -66,7 +66,7 @@ def read_mozlog(log_base: Path) -> MozLogEvidence:
                     e.vaapi_inits += 1
                 elif "IsHardwareAccelerated=true" in line or "IsHardwareAccelerated=1" in line:
                     e.hardware_decoders += 1
-                elif "VA-API frame pts=" in line:
+                elif "VA-API frame pts=" in line or "VA-API Got one frame output" in line:
                     e.vaapi_frames += 1
                 elif "Added new DMABufSurface" in line:
                     e.dmabuf_surfaces_added += 1
@@ -135,6 +135,18 @@ def requests_from_emulator_log(stderr_log: Path) -> dict[int, int]:
             if m and m.group(2) == "0":
                 per_pid[int(m.group(1))] = per_pid.get(int(m.group(1)), 0) + 1
     return per_pid
+
+
+EMULATOR_QUEUE = re.compile(r"v4l2-emulator\[\d+\]: fd \d+: MEDIA_REQUEST_IOC_QUEUE -> 0\b")
+
+
+def queued_requests_from_emulator_log(stderr_log: Path) -> int:
+    """Requests the device accepted (MEDIA_REQUEST_IOC_QUEUE -> 0), from
+    V4L2_EMU_LOG=1 lines: one per picture on frame-based devices."""
+    if not stderr_log.exists():
+        return 0
+    with stderr_log.open("r", encoding="utf-8", errors="replace") as f:
+        return sum(1 for line in f if EMULATOR_QUEUE.search(line))
 
 
 @dataclass
