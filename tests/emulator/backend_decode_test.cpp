@@ -34,6 +34,11 @@ struct RunOptions {
   std::function<void(size_t picture_index, H264RequestControls&)> tamper;
   // Slices to leave out: (picture index, slice index).
   std::set<std::pair<size_t, size_t>> dropped_slices;
+  // V4L2_EMU_DPB_CHECK=hardware: reference overrides for picture N, given
+  // the buffers decoded before it (called for every picture when set).
+  std::function<std::vector<ReferenceOverride>(size_t picture_index,
+                                               const std::vector<const struct CaptureBuffer*>& decoded)>
+      overrides;
 };
 
 struct RunResult {
@@ -167,6 +172,12 @@ RunResult run_stream(const std::string& file, const RunOptions& options = {}) {
     if (field_bit & 1) buffer->poc.top = picture.poc.top;
     if (field_bit & 2) buffer->poc.bottom = picture.poc.bottom;
 
+    if (options.overrides) {
+      std::vector<const CaptureBuffer*> decoded;
+      for (const auto& earlier : buffers)
+        if (earlier.get() != buffer) decoded.push_back(earlier.get());
+      backend->set_reference_overrides(options.overrides(index, decoded));
+    }
     auto submit = [&](const std::vector<uint8_t>& bytes, const H264RequestControls& request_controls) {
       ++result.requests;
       const DecodeResult decoded = backend->decode(request_controls, bytes.data(), bytes.size(), buffer->target);
@@ -422,6 +433,59 @@ TEST(BackendChecks, ResetForgetsDecoderState) {
     backend->reset();
   }
   EXPECT_EQ(first_run, second_run);
+}
+
+// ------------------------------------------- hardware DPB mode (overrides)
+
+// A reference the hardware reads from other memory changes the pixels of
+// the picture that uses it, and of nothing else when the memory holds the
+// very same picture.
+TEST(BackendReferenceOverrides, ReplaceTheReferencePixelsForOneDecode) {
+  const std::string stream = "streams/BA_MW_D.264";  // I then P, POC type 0, 4 refs
+  const RunResult baseline = run_stream(stream);
+  ASSERT_TRUE(baseline.errors.empty()) << describe(baseline);
+
+  // A mid-grey buffer of the picture's size, as stale memory would be.
+  auto grey = make_capture(176, 144, CaptureLayout::NV12);
+  std::fill(grey->memory.begin(), grey->memory.end(), uint8_t{128});
+  auto override_first_reference = [&](const CaptureTarget* source) {
+    RunOptions options;
+    options.overrides = [source](size_t index, const std::vector<const CaptureBuffer*>& decoded) {
+      std::vector<ReferenceOverride> overrides;
+      if (index != 1 || decoded.empty()) return overrides;
+      ReferenceOverride reference;
+      reference.top_poc = decoded[0]->poc.top;
+      reference.bottom_poc = decoded[0]->poc.bottom;
+      reference.fields = V4L2_H264_FRAME_REF;
+      reference.source = source ? *source : decoded[0]->target;
+      overrides.push_back(reference);
+      return overrides;
+    };
+    return run_stream(stream, options);
+  };
+  const RunResult grey_reference = override_first_reference(&grey->target);
+  EXPECT_TRUE(grey_reference.errors.empty()) << describe(grey_reference);
+  EXPECT_EQ(grey_reference.frames, baseline.frames);
+  EXPECT_NE(grey_reference.md5, baseline.md5);
+
+  // The reference's own buffer as the source: nothing changes.
+  const RunResult same_pixels = override_first_reference(nullptr);
+  EXPECT_EQ(same_pixels.md5, baseline.md5);
+
+  // A POC no decoded picture has: nothing to replace.
+  RunOptions unknown;
+  unknown.overrides = [&](size_t index, const std::vector<const CaptureBuffer*>&) {
+    std::vector<ReferenceOverride> overrides;
+    if (index == 1) {
+      ReferenceOverride reference;
+      reference.top_poc = reference.bottom_poc = 12345;
+      reference.fields = V4L2_H264_FRAME_REF;
+      reference.source = grey->target;
+      overrides.push_back(reference);
+    }
+    return overrides;
+  };
+  EXPECT_EQ(run_stream(stream, unknown).md5, baseline.md5);
 }
 
 }  // namespace

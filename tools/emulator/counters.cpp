@@ -106,7 +106,8 @@ void Counters::reset() {
   ioctls_.clear();
 }
 
-std::string Counters::to_json(int pid, const std::string& profile) const {
+std::string Counters::to_json(int pid, const std::string& profile,
+                              const std::string& extra_fields) const {
   const CounterSnapshot s = snapshot();
   std::string json = "{\"pid\":" + std::to_string(pid) + ",\"profile\":\"" + profile +
                      "\",\"frames_decoded\":" + std::to_string(s.frames_decoded) +
@@ -120,7 +121,9 @@ std::string Counters::to_json(int pid, const std::string& profile) const {
     json += (first ? "\"" : ",\"") + name + "\":" + std::to_string(count);
     first = false;
   }
-  json += "}}";
+  json += "}";
+  if (!extra_fields.empty()) json += "," + extra_fields;
+  json += "}";
   return json;
 }
 

@@ -31,7 +31,8 @@ class Counters {
 
   CounterSnapshot snapshot() const;
   void reset();
-  std::string to_json(int pid, const std::string& profile) const;
+  // `extra_fields` (already JSON, `"name":value,...`) joins the object.
+  std::string to_json(int pid, const std::string& profile, const std::string& extra_fields = {}) const;
 
  private:
   std::atomic<uint64_t> frames_decoded_{0}, errors_{0}, dpb_mismatches_{0},

@@ -1,5 +1,6 @@
 #include "emulator.h"
 
+#include <dirent.h>
 #include <drm.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -109,6 +110,18 @@ EmulatorConfig EmulatorConfig::from_environment() {
   if (const char* path = std::getenv("V4L2_EMU_RECORD")) config.record_path = path;
   if (const char* tiled = std::getenv("V4L2_EMU_CEDRUS_TILED"))
     config.cedrus_tiled = std::string_view(tiled) == "1";
+  if (const char* faults = std::getenv("V4L2_EMU_FAULTS")) config.faults = faults;
+  if (const char* seed = std::getenv("V4L2_EMU_FAULTS_SEED"))
+    config.faults_seed = std::strtoull(seed, nullptr, 10);
+  if (const char* mode = std::getenv("V4L2_EMU_DPB_CHECK")) {
+    const std::string_view value(mode);
+    if (value == "hardware") {
+      config.dpb_check = DpbCheckMode::Hardware;
+    } else if (!value.empty() && value != "strict") {
+      std::fprintf(stderr, "v4l2-emulator: V4L2_EMU_DPB_CHECK=%s: expected strict or hardware\n", mode);
+      std::_Exit(2);
+    }
+  }
   return config;
 }
 
@@ -120,11 +133,20 @@ Emulator& Emulator::instance() {
 }
 
 Emulator::Emulator() : owner_pid_(static_cast<int>(::getpid())) {
-  configure(EmulatorConfig::from_environment());
+  // A fault plan that cannot be read must not turn into a clean run that
+  // looks like a pass: stop the client before it starts.
+  if (const std::string error = configure(EmulatorConfig::from_environment()); !error.empty()) {
+    std::fprintf(stderr, "v4l2-emulator: V4L2_EMU_FAULTS: %s\n", error.c_str());
+    std::_Exit(2);
+  }
   pthread_atfork(nullptr, nullptr, [] { Emulator::instance().after_fork_in_child(); });
 }
 
-void Emulator::configure(const EmulatorConfig& config) {
+std::string Emulator::configure(const EmulatorConfig& config) {
+  std::vector<FaultRule> rules;
+  std::string fault_error = parse_fault_rules(config.faults, rules);
+  if (!fault_error.empty()) rules.clear();
+  faults_.configure(std::move(rules), config.faults_seed);
   std::vector<std::shared_ptr<EmulatedDevice>> devices;
   for (const std::string& name : config.device_profiles) {
     const HardwareProfile* profile = find_profile(name);
@@ -138,6 +160,7 @@ void Emulator::configure(const EmulatorConfig& config) {
   std::lock_guard lock(mutex_);
   config_ = config;
   devices_ = std::move(devices);
+  return fault_error;
 }
 
 void Emulator::set_backend_factory(BackendFactory factory) {
@@ -165,10 +188,16 @@ EmulatorConfig Emulator::config() const {
 }
 
 std::shared_ptr<EmulatedDevice> Emulator::device_for_minor(unsigned major, unsigned minor) const {
-  std::lock_guard lock(mutex_);
-  if ((major == kVideoMajor || major == kMediaMajor) && minor < devices_.size())
-    return devices_[minor];
-  return nullptr;
+  std::shared_ptr<EmulatedDevice> device;
+  {
+    std::lock_guard lock(mutex_);
+    if ((major == kVideoMajor || major == kMediaMajor) && minor < devices_.size())
+      device = devices_[minor];
+  }
+  // An unplugged device's nodes are gone from /dev and /sys (device_del()
+  // -> devtmpfs): open and stat find nothing (ENOENT from the real call).
+  if (device && faults_.unplugged(static_cast<int>(device->index()))) return nullptr;
+  return device;
 }
 
 std::optional<int> Emulator::open_path(const char* path, int flags) {
@@ -185,6 +214,7 @@ std::optional<int> Emulator::open_path(const char* path, int flags) {
   if (parse_node(view, "/dev/media", number)) {
     auto device = device_for_minor(kMediaMajor, number);
     if (!device) return std::nullopt;
+    if (const int error = faults_.on_open(static_cast<int>(device->index()))) return -error;
     const int fd = static_cast<int>(::syscall(SYS_memfd_create, "emu-media", memfd_flags));
     if (fd < 0) return -errno;
     fds_.insert(fd, std::make_shared<MediaFile>(std::move(device)));
@@ -193,6 +223,7 @@ std::optional<int> Emulator::open_path(const char* path, int flags) {
   if (parse_node(view, "/dev/video", number)) {
     auto device = device_for_minor(kVideoMajor, number);
     if (!device) return std::nullopt;
+    if (const int error = faults_.on_open(static_cast<int>(device->index()))) return -error;
     int fd = -1, error = 0;
     auto instance = M2mInstance::create(std::move(device), flags, fd, error);
     if (!instance) return error;
@@ -268,12 +299,39 @@ void Emulator::write_counters_at_exit() {
   if (current.counters_path.empty() || ::getpid() != owner_pid_) return;
   // Once per process: _exit() and the destructor may both get here.
   if (counters_written_.exchange(true)) return;
-  append_line(current.counters_path, counters_.to_json(owner_pid_, current.profile_name));
+  append_line(current.counters_path,
+              counters_.to_json(owner_pid_, current.profile_name, exit_state_json()));
+}
+
+// What is still open when the process exits: every fd, the emulated ones,
+// and mappings of emulated buffers (a client that closed everything it
+// opened has only its own fds left and no buffer mapping).
+std::string Emulator::exit_state_json() {
+  int open_fds = 0;
+  if (DIR* dir = ::opendir("/proc/self/fd")) {
+    while (const dirent* entry = ::readdir(dir))
+      if (entry->d_name[0] != '.') ++open_fds;
+    ::closedir(dir);
+    --open_fds;  // the directory's own fd
+  }
+  int buffer_mappings = 0;
+  if (FILE* maps = std::fopen("/proc/self/maps", "re")) {
+    char line[512];
+    while (std::fgets(line, sizeof(line), maps))
+      if (std::strstr(line, "memfd:emu-output") || std::strstr(line, "memfd:emu-capture"))
+        ++buffer_mappings;
+    std::fclose(maps);
+  }
+  return "\"fds_at_exit\":" + std::to_string(open_fds) +
+         ",\"emulated_fds_at_exit\":" + std::to_string(fds_.size()) +
+         ",\"buffer_mappings_at_exit\":" + std::to_string(buffer_mappings) +
+         ",\"faults\":" + faults_.to_json();
 }
 
 void Emulator::after_fork_in_child() {
   counters_.reset();
   counters_written_ = false;
+  faults_.reset_counts();
   owner_pid_ = static_cast<int>(::getpid());
 }
 

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "counters.h"
+#include "dpb_check.h"
+#include "faults.h"
 #include "fd_table.h"
 #include "h264_backend.h"
 
@@ -33,6 +35,9 @@ struct EmulatorConfig {
   std::string counters_path;                 // V4L2_EMU_COUNTERS
   std::string record_path;                   // V4L2_EMU_RECORD
   bool cedrus_tiled = false;                 // V4L2_EMU_CEDRUS_TILED=1: cedrus without UNTILED
+  std::string faults;                        // V4L2_EMU_FAULTS (faults.h)
+  uint64_t faults_seed = 1;                  // V4L2_EMU_FAULTS_SEED
+  DpbCheckMode dpb_check = DpbCheckMode::Strict;  // V4L2_EMU_DPB_CHECK
   static EmulatorConfig from_environment();
 };
 
@@ -43,8 +48,10 @@ class Emulator {
  public:
   static Emulator& instance();
 
-  // Replaces devices and settings. Meant for tests: call with no emulated fd open.
-  void configure(const EmulatorConfig& config);
+  // Replaces devices and settings. Meant for tests: call with no emulated fd
+  // open. Returns an error text for a bad V4L2_EMU_FAULTS (then no fault is
+  // injected).
+  std::string configure(const EmulatorConfig& config);
   // The backend every new m2m instance gets (default: H264Backend::create when
   // the library was built with it, otherwise none, and decodes then fail).
   void set_backend_factory(BackendFactory factory);
@@ -53,6 +60,7 @@ class Emulator {
   EmulatorConfig config() const;
   FdTable& fds() { return fds_; }
   Counters& counters() { return counters_; }
+  Faults& faults() { return faults_; }
 
   // Opens an emulated path. Returns nullopt when `path` is not emulated,
   // otherwise the new fd or -errno.
@@ -68,6 +76,8 @@ class Emulator {
   void log(const char* format, ...) __attribute__((format(printf, 2, 3)));
   void record(const std::string& json_line);
   void write_counters_at_exit();
+  // The fields of the counters line that describe the process at exit.
+  std::string exit_state_json();
   void after_fork_in_child();
 
  private:
@@ -80,6 +90,7 @@ class Emulator {
   BackendFactory backend_factory_;
   FdTable fds_;
   Counters counters_;
+  Faults faults_;
   int owner_pid_ = 0;
   std::atomic<bool> counters_written_{false};
 };

@@ -103,6 +103,12 @@ bool FdTable::empty() const {
   return entries_.empty();
 }
 
+size_t FdTable::size() const {
+  std::shared_lock lock(mutex_);
+  SanitizerLockScope sanitizer_scope(&mutex_);
+  return entries_.size();
+}
+
 void FdTable::clear() {
   std::unordered_map<int, Entry> dropped;
   {

@@ -16,6 +16,8 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "faults.h"
+
 #if defined(__SANITIZE_THREAD__)
 #define EMU_THREAD_SANITIZER 1
 #elif defined(__has_feature)
@@ -63,6 +65,10 @@ class EmulatedFile {
   // Returns the ioctl's result (>= 0) or -errno.
   virtual int ioctl(int fd, unsigned long request, void* arg) = 0;
   virtual dev_t rdev() const = 0;
+  // Which node this is and the index of its decoder (-1: none), for the
+  // fault layer (faults.h).
+  virtual NodeKind node_kind() const { return NodeKind::Other; }
+  virtual int decoder_index() const { return -1; }
   // poll(2) readiness the real driver would report for `requested`, or -1
   // when the backing fd's native readiness is already right. Called from the
   // emulator's poll()/select(): a lock taken here needs a SanitizerLockScope.
@@ -86,6 +92,7 @@ class FdTable {
   // (dup2/dup3 close it), for the caller to drop outside the lock.
   std::shared_ptr<EmulatedFile> duplicate(int oldfd, int newfd);
   bool empty() const;
+  size_t size() const;
   void clear();
 
  private:

@@ -43,6 +43,7 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <span>
 #include <utility>
 
@@ -156,6 +157,27 @@ class PlaneWriter {
   uint8_t* plane_;
 };
 
+// Reads `width` bytes of row `row` of the plane at `plane_offset`, in the
+// target's layout (the inverse of PlaneWriter::write_row). Bytes outside
+// the buffer read as 0.
+void read_capture_row(const CaptureTarget& source, size_t plane_offset, uint32_t row, uint8_t* out,
+                      uint32_t width) {
+  auto copy = [&](size_t offset, uint8_t* to, size_t count) {
+    const size_t start = plane_offset + offset;
+    const size_t available = start < source.size ? std::min(count, source.size - start) : 0;
+    if (available) std::memcpy(to, source.data + start, available);
+    std::memset(to + available, 0, count - available);
+  };
+  if (source.layout == CaptureLayout::NV12) {
+    copy(static_cast<size_t>(row) * source.bytesperline, out, width);
+    return;
+  }
+  const size_t tiles_per_row = source.bytesperline / 32;
+  const size_t tile_row_base = (row / 32) * tiles_per_row * 1024 + (row % 32) * 32;
+  for (uint32_t x = 0; x < width; x += 32)
+    copy(tile_row_base + static_cast<size_t>(x / 32) * 1024, out + x, std::min<uint32_t>(32, width - x));
+}
+
 size_t plane_bytes_needed(const CaptureTarget& target, uint32_t rows) {
   if (target.layout == CaptureLayout::NV12)
     return rows == 0 ? 0 : static_cast<size_t>(rows - 1) * target.bytesperline + target.width;
@@ -202,8 +224,17 @@ class LibavH264Backend final : public H264Backend {
     return result;
   }
 
+  void set_reference_overrides(std::vector<ReferenceOverride> overrides) override {
+    overrides_ = std::move(overrides);
+    // Only a device in hardware DPB mode calls this; only then is the
+    // history (which pins decoded pictures) kept.
+    track_references_ = true;
+  }
+
   void reset() override {
     current_.reset();
+    history_.clear();
+    overrides_.clear();
     for (auto& nal : sent_sps_) nal.clear();
     for (auto& nal : sent_pps_) nal.clear();
     std::memset(&scaling_matrix_, 16, sizeof(scaling_matrix_));
@@ -263,7 +294,7 @@ class LibavH264Backend final : public H264Backend {
     auto* self = static_cast<LibavH264Backend*>(context->opaque);
     const int ret = avcodec_default_get_buffer2(context, frame, flags);
     if (ret < 0) return ret;
-    auto picture = std::make_unique<DecoderPicture>();
+    auto picture = std::make_shared<DecoderPicture>();
     for (size_t plane = 0; plane < 3; ++plane) {
       picture->data[plane] = frame->data[plane];
       picture->linesize[plane] = frame->linesize[plane];
@@ -325,7 +356,12 @@ class LibavH264Backend final : public H264Backend {
 
     const uint64_t allocated_before = pictures_allocated_;
     rows_finished_bottom_ = -1;
-    if (std::string error = send_to_decoder(packet_bytes); !error.empty()) return error;
+    // The hardware reads some references from other memory: so does
+    // libavcodec, for this packet only.
+    std::vector<SavedPlanes> replaced = apply_overrides();
+    const std::string send_error = send_to_decoder(packet_bytes);
+    for (SavedPlanes& saved : replaced) saved.restore();
+    if (!send_error.empty()) return send_error;
 
     // Which picture did this request decode into?
     const bool started_picture = pictures_allocated_ != allocated_before;
@@ -346,11 +382,96 @@ class LibavH264Backend final : public H264Backend {
         current_->height < static_cast<int>(geometry.height))
       return "libavcodec picture is smaller than the SPS size";
     current_->fields_decoded |= field_bit;
+    if (track_references_) remember(controls.decode_params);
 
     LineRange lines{0, geometry.height};
     if (mode_ == DecodeMode::SliceBased) lines = lines_touched(first_header, sps, geometry.height);
     copy_to_target(*current_, geometry, first_header, lines, target);
     return {};
+  }
+
+  // A picture's planes as they were before an override wrote into them.
+  struct SavedPlanes {
+    std::shared_ptr<DecoderPicture> picture;
+    std::array<std::vector<uint8_t>, 3> bytes;
+    void restore() {
+      for (size_t plane = 0; plane < 3; ++plane)
+        if (!bytes[plane].empty()) std::memcpy(picture->data[plane], bytes[plane].data(), bytes[plane].size());
+    }
+  };
+
+  static size_t plane_rows(const DecoderPicture& picture, size_t plane) {
+    return plane == 0 ? static_cast<size_t>(picture.height) : static_cast<size_t>(picture.height + 1) / 2;
+  }
+
+  void remember(const v4l2_ctrl_h264_decode_params& params) {
+    const bool field = params.flags & V4L2_H264_DECODE_PARAM_FLAG_FIELD_PIC;
+    const bool bottom = params.flags & V4L2_H264_DECODE_PARAM_FLAG_BOTTOM_FIELD;
+    if (history_.empty() || history_.front().picture != current_) {
+      history_.push_front({current_, 0, 0, 0});
+      // More than a DPB (16 frames) and the pictures in flight.
+      if (history_.size() > 40) history_.pop_back();
+    }
+    DecodedPicture& entry = history_.front();
+    if (!field || !bottom) entry.top_poc = params.top_field_order_cnt;
+    if (!field || bottom) entry.bottom_poc = params.bottom_field_order_cnt;
+    entry.fields |= !field ? V4L2_H264_FRAME_REF : bottom ? V4L2_H264_BOTTOM_FIELD_REF : V4L2_H264_TOP_FIELD_REF;
+  }
+
+  // The decoded picture a DPB entry with these POCs names: the newest one
+  // holding those fields with those POCs.
+  std::shared_ptr<DecoderPicture> find_reference(const ReferenceOverride& reference) const {
+    const uint8_t wanted = reference.fields & V4L2_H264_FRAME_REF;
+    for (const DecodedPicture& decoded : history_) {
+      if (wanted == 0 || (decoded.fields & wanted) != wanted) continue;
+      if ((wanted & V4L2_H264_TOP_FIELD_REF) && decoded.top_poc != reference.top_poc) continue;
+      if ((wanted & V4L2_H264_BOTTOM_FIELD_REF) && decoded.bottom_poc != reference.bottom_poc) continue;
+      return decoded.picture;
+    }
+    return nullptr;
+  }
+
+  // Writes each override's source pixels over the picture libavcodec
+  // holds for that reference; returns what to put back afterwards.
+  std::vector<SavedPlanes> apply_overrides() {
+    std::vector<SavedPlanes> saved;
+    const std::vector<ReferenceOverride> overrides = std::exchange(overrides_, {});
+    for (const ReferenceOverride& reference : overrides) {
+      std::shared_ptr<DecoderPicture> picture = find_reference(reference);
+      if (!picture || !picture->data[0]) continue;
+      const bool already = std::any_of(saved.begin(), saved.end(),
+                                       [&](const SavedPlanes& s) { return s.picture == picture; });
+      if (!already) {
+        SavedPlanes backup{picture, {}};
+        for (size_t plane = 0; plane < 3; ++plane) {
+          if (!picture->data[plane]) continue;
+          const size_t bytes = plane_rows(*picture, plane) * static_cast<size_t>(picture->linesize[plane]);
+          backup.bytes[plane].assign(picture->data[plane], picture->data[plane] + bytes);
+        }
+        saved.push_back(std::move(backup));
+      }
+      read_from_capture(reference.source, *picture);
+    }
+    return saved;
+  }
+
+  // NV12 (or NV12_32L32) CAPTURE memory into a libavcodec I420 picture.
+  static void read_from_capture(const CaptureTarget& source, DecoderPicture& picture) {
+    const uint32_t width = std::min<uint32_t>(source.width, static_cast<uint32_t>(picture.width));
+    const uint32_t height = std::min<uint32_t>(source.height, static_cast<uint32_t>(picture.height));
+    for (uint32_t y = 0; y < height; ++y)
+      read_capture_row(source, 0, y, picture.data[0] + static_cast<ptrdiff_t>(y) * picture.linesize[0], width);
+    if (!picture.data[1] || !picture.data[2]) return;
+    std::vector<uint8_t> interleaved(width);
+    for (uint32_t y = 0; y < height / 2; ++y) {
+      read_capture_row(source, source.chroma_offset, y, interleaved.data(), width);
+      uint8_t* cb = picture.data[1] + static_cast<ptrdiff_t>(y) * picture.linesize[1];
+      uint8_t* cr = picture.data[2] + static_cast<ptrdiff_t>(y) * picture.linesize[2];
+      for (uint32_t x = 0; x < width / 2; ++x) {
+        cb[x] = interleaved[2 * x];
+        cr[x] = interleaved[2 * x + 1];
+      }
+    }
   }
 
   static std::string to_hex(unsigned value) {
@@ -526,7 +647,18 @@ class LibavH264Backend final : public H264Backend {
   CodecContextPtr context_;
   PacketPtr packet_;
   FramePtr drained_frame_;
-  std::unique_ptr<DecoderPicture> current_;
+  std::shared_ptr<DecoderPicture> current_;
+  // Pictures decoded lately, newest first, with the POCs their requests
+  // gave: where a reference override finds the picture it replaces.
+  struct DecodedPicture {
+    std::shared_ptr<DecoderPicture> picture;
+    int32_t top_poc = 0;
+    int32_t bottom_poc = 0;
+    uint8_t fields = 0;
+  };
+  std::deque<DecodedPicture> history_;
+  std::vector<ReferenceOverride> overrides_;
+  bool track_references_ = false;
   uint64_t pictures_allocated_ = 0;
   // NAL units libavcodec last received per id (empty: none yet).
   std::array<std::vector<uint8_t>, 32> sent_sps_;

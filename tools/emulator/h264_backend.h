@@ -43,6 +43,16 @@ struct CaptureTarget {
   CaptureLayout layout = CaptureLayout::NV12;
 };
 
+// V4L2_EMU_DPB_CHECK=hardware: for the next decode, the reference the DPB
+// entry with these POCs names is read by the hardware from `source` (another
+// picture, or stale memory) instead of the picture that was decoded for it.
+struct ReferenceOverride {
+  int32_t top_poc = 0;
+  int32_t bottom_poc = 0;
+  uint8_t fields = 0;    // V4L2_H264_{TOP,BOTTOM}_FIELD_REF of the entry
+  CaptureTarget source;  // read only
+};
+
 struct DecodeResult {
   bool ok = false;
   std::string error;  // set when !ok: why the picture could not be produced
@@ -64,6 +74,11 @@ class H264Backend {
 
   // Forget all decoder state (STREAMOFF on OUTPUT).
   virtual void reset() = 0;
+
+  // The references the next decode() reads from other memory than their
+  // own picture (V4L2_EMU_DPB_CHECK=hardware); cleared by that decode. A
+  // backend that cannot substitute reference pixels ignores them.
+  virtual void set_reference_overrides(std::vector<ReferenceOverride> overrides) { (void)overrides; }
 };
 
 }  // namespace emu

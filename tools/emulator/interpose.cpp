@@ -147,6 +147,13 @@ void fill_statx(struct statx* out, const struct stat& st) {
 
 using Clock = std::chrono::steady_clock;
 
+// The driver's readiness of an emulated fd, after the fault layer (an
+// unplugged node, an injected POLLERR on the result poll returns).
+int emulated_events(emu::EmulatedFile& file, short requested, bool reported) {
+  const int events = file.poll_events(requested);
+  return Emulator::instance().faults().on_poll(file.node_kind(), file.decoder_index(), events, reported);
+}
+
 // Emulated fds answer with the driver's readiness (EmulatedFile::poll_events);
 // their backing sockets are made readable by the model whenever that
 // readiness may have changed, so waiting happens in the real ppoll().
@@ -175,7 +182,7 @@ int emulated_ppoll(struct pollfd* fds, nfds_t count, const struct timespec* time
     // Something emulated may already be ready: then only sample the others.
     bool ready_now = false;
     for (nfds_t i = 0; i < count && !ready_now; ++i)
-      if (files[i] && files[i]->poll_events(fds[i].events) > 0) ready_now = true;
+      if (files[i] && emulated_events(*files[i], fds[i].events, false) > 0) ready_now = true;
     struct timespec slice {};
     const struct timespec* wait = &slice;
     if (!ready_now) {
@@ -197,7 +204,7 @@ int emulated_ppoll(struct pollfd* fds, nfds_t count, const struct timespec* time
     for (nfds_t i = 0; i < count; ++i) {
       if (files[i]) {
         emulated_woke = emulated_woke || work[i].revents;
-        const int events = files[i]->poll_events(fds[i].events);
+        const int events = emulated_events(*files[i], fds[i].events, true);
         const short mask = static_cast<short>(fds[i].events | POLLERR | POLLHUP);
         fds[i].revents = static_cast<short>(events > 0 ? (events & mask) : 0);
       } else {
@@ -266,6 +273,11 @@ int do_ioctl(int fd, unsigned long request, void* arg) {
   }
   Emulator& emulator = Emulator::instance();
   emulator.counters().count_ioctl(request);
+  // An injected fault fails the ioctl at its entry: the model never sees it.
+  if (const int error = emulator.faults().on_ioctl(file->node_kind(), file->decoder_index(), request, arg)) {
+    emulator.log("fd %d: %s -> %s (injected)", fd, emu::ioctl_name(request).c_str(), std::strerror(error));
+    return finish(-error);
+  }
   const int result = file->ioctl(fd, request, arg);
   if (result < 0)
     emulator.log("fd %d: %s -> %s", fd, emu::ioctl_name(request).c_str(), std::strerror(-result));
@@ -342,8 +354,14 @@ int do_fcntl(int fd, int cmd, void* arg, NextFunction<FcntlFn>& next) {
 void* do_mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offset,
               NextFunction<MmapFn>& next) {
   if (fd >= 0 && !(flags & MAP_ANONYMOUS))
-    if (auto file = Emulator::instance().fds().find(fd))
+    if (auto file = Emulator::instance().fds().find(fd)) {
+      if (file->node_kind() == emu::NodeKind::Video)
+        if (const int error = Emulator::instance().faults().on_mmap(file->decoder_index())) {
+          errno = error;
+          return MAP_FAILED;
+        }
       return file->mmap(addr, length, prot, flags, offset);
+    }
   const MmapFn fn = next.get();
   if (!fn) {
     errno = ENOSYS;

@@ -63,6 +63,8 @@ class MediaFile : public EmulatedFile {
   explicit MediaFile(std::shared_ptr<EmulatedDevice> device) : device_(std::move(device)) {}
   int ioctl(int fd, unsigned long request, void* arg) override;
   dev_t rdev() const override { return device_->media_rdev(); }
+  NodeKind node_kind() const override { return NodeKind::Media; }
+  int decoder_index() const override { return static_cast<int>(device_->index()); }
 
  private:
   std::shared_ptr<EmulatedDevice> device_;

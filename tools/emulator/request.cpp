@@ -133,6 +133,8 @@ int RequestFile::ioctl(int, unsigned long command, void*) {
   }
 }
 
+int RequestFile::decoder_index() const { return static_cast<int>(request_->device().index()); }
+
 int RequestFile::poll_events(short requested) {
   std::lock_guard lock(request_->device().mutex);
   // Runs inside poll()/select(), where TSan does not see this lock.

@@ -68,6 +68,8 @@ class RequestFile : public EmulatedFile {
   explicit RequestFile(std::shared_ptr<Request> request) : request_(std::move(request)) {}
   int ioctl(int fd, unsigned long request, void* arg) override;
   dev_t rdev() const override { return 0; }
+  NodeKind node_kind() const override { return NodeKind::Request; }
+  int decoder_index() const override;
   int poll_events(short requested) override;
   const std::shared_ptr<Request>& request() const { return request_; }
 

@@ -55,6 +55,22 @@ int verify_planes(const v4l2_buffer& buffer) {
   return 0;
 }
 
+// The CAPTURE buffer as the backend sees it: its memory in the CAPTURE format.
+CaptureTarget capture_target(SharedMemory& memory, const v4l2_pix_format_mplane& format) {
+  CaptureTarget target;
+  target.data = memory.mapping.data();
+  target.size = memory.mapping.size();
+  target.width = format.width;
+  target.height = format.height;
+  target.bytesperline = format.plane_fmt[0].bytesperline;
+  target.layout = format.pixelformat == V4L2_PIX_FMT_NV12_32L32 ? CaptureLayout::NV12_32L32
+                                                                 : CaptureLayout::NV12;
+  target.chroma_offset =
+      static_cast<size_t>(target.bytesperline) *
+      (target.layout == CaptureLayout::NV12_32L32 ? align_up(format.height, 32) : format.height);
+  return target;
+}
+
 template <typename T>
 const T* payload_of(const ControlValues& values, uint32_t id) {
   auto it = values.find(id);
@@ -642,7 +658,10 @@ int M2mInstance::streamoff(uint32_t type) {
   if (!queue) return -EINVAL;
   // v4l2_m2m_streamoff() -> v4l2_m2m_cancel_job(): wait for the running job.
   std::unique_lock<std::mutex> relock(device_->mutex, std::adopt_lock);
+  abort_job_ = true;  // a hung job (job:hang) ends now, with ERROR
+  device_->changed.notify_all();
   device_->changed.wait(relock, [&] { return !job_running_; });
+  abort_job_ = false;
   relock.release();
   cancel_queue(*queue);
   if (queue->is_output()) backend_reset_pending_ = true;
@@ -720,7 +739,7 @@ int M2mInstance::poll_events(short requested) {
 void M2mInstance::update_signal() {
   const bool idle = (!output_.streaming || !output_.has_queued_buffers()) &&
                     (!capture_.streaming || !capture_.has_queued_buffers());
-  const bool want = idle || !output_.done.empty() || !capture_.done.empty();
+  const bool want = idle || unplugged_ || !output_.done.empty() || !capture_.done.empty();
   if (want && !signalled_) {
     const char byte = 1;
     signalled_ = ::send(signal_sender_.get(), &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1;
@@ -778,8 +797,8 @@ void M2mInstance::return_capture(Buffer& buffer, bool failed) {
 
 bool M2mInstance::job_ready() const {
   // v4l2_m2m_try_schedule(): both queues streaming, a buffer ready on each.
-  return !job_running_ && output_.streaming && capture_.streaming && !output_.ready.empty() &&
-         !capture_.ready.empty();
+  return !unplugged_ && !job_running_ && output_.streaming && capture_.streaming &&
+         !output_.ready.empty() && !capture_.ready.empty();
 }
 
 M2mInstance::Job M2mInstance::start_job() {
@@ -818,8 +837,10 @@ M2mInstance::Job M2mInstance::start_job() {
   }
   std::vector<PictureInfo> pictures;
   for (const Buffer& buffer : capture_.buffers) pictures.push_back(buffer.picture);
-  job.dpb_problems = check_dpb(job.controls.decode_params, pictures, job.capture_index,
-                               to_ns(out.timestamp));
+  const std::vector<DpbProblem> problems =
+      check_dpb_entries(job.controls.decode_params, pictures, job.capture_index, to_ns(out.timestamp));
+  for (const DpbProblem& problem : problems) job.dpb_problems.push_back(problem.message);
+  plan_references(job, pictures, problems, to_ns(out.timestamp));
   // device_run() -> v4l2_m2m_buf_copy_metadata(): timestamp copied at job start.
   // With copy_frame_flags (hantro, rkvdec, cedrus) the frame flags go along.
   cap.timestamp = out.timestamp;
@@ -832,11 +853,36 @@ M2mInstance::Job M2mInstance::start_job() {
   return job;
 }
 
+// V4L2_EMU_DPB_CHECK=hardware: which buffers the hardware reads for the
+// references the check flagged, handed to the backend with the job.
+void M2mInstance::plan_references(Job& job, const std::vector<PictureInfo>& pictures,
+                                  const std::vector<DpbProblem>& problems, uint64_t timestamp_ns) {
+  const HardwareReferencePlan plan =
+      plan_hardware_references(job.controls.decode_params, pictures, job.capture_index, timestamp_ns,
+                               reference_lookup_for(device_->profile().name), problems);
+  job.cedrus_position = plan.output_position;
+  if (emulator_.config().dpb_check != DpbCheckMode::Hardware) return;
+  for (const HardwareReference& reference : plan.substituted) {
+    const v4l2_h264_dpb_entry& entry = job.controls.decode_params.dpb[reference.entry];
+    std::shared_ptr<SharedMemory> memory = capture_.buffers[reference.source_buffer].memory;
+    ReferenceOverride override_;
+    override_.top_poc = entry.top_field_order_cnt;
+    override_.bottom_poc = entry.bottom_field_order_cnt;
+    override_.fields = entry.fields;
+    override_.source = capture_target(*memory, capture_.format);
+    job.reference_overrides.push_back(override_);
+    job.reference_memory.push_back(std::move(memory));
+  }
+}
+
 void M2mInstance::finish_job(Job& job, const DecodeResult& result) {
   Buffer& out = output_.buffers[job.output_index];
   Buffer& cap = capture_.buffers[job.capture_index];
-  const bool failed = !result.ok || !job.dpb_problems.empty();
+  // V4L2_EMU_DPB_CHECK=hardware: a bad DPB entry gives wrong pixels, not ERROR.
+  const bool strict_dpb = emulator_.config().dpb_check == DpbCheckMode::Strict;
+  const bool failed = !result.ok || (strict_dpb && !job.dpb_problems.empty());
   cap.picture = picture_after_decode(cap.picture, to_ns(out.timestamp), job.controls.decode_params);
+  cap.picture.cedrus_position = job.cedrus_position;
   cap.bytesused = capture_.format.plane_fmt[0].sizeimage;
   out.sequence = output_.sequence++;
   cap.sequence = capture_.sequence++;
@@ -860,8 +906,8 @@ void M2mInstance::finish_job(Job& job, const DecodeResult& result) {
   else counters.frame_decoded();
   if (!job.dpb_problems.empty()) counters.dpb_mismatch();
   for (const std::string& problem : job.dpb_problems)
-    emulator_.log("video%u: DPB mismatch (CAPTURE buffer %u flagged ERROR): %s", device_->index(),
-                  job.capture_index, problem.c_str());
+    emulator_.log("video%u: DPB mismatch (CAPTURE buffer %u %s): %s", device_->index(), job.capture_index,
+                  strict_dpb ? "flagged ERROR" : "decoded as the hardware reads it", problem.c_str());
   if (!result.ok)
     emulator_.log("video%u: decode failed (CAPTURE buffer %u flagged ERROR): %s", device_->index(),
                   job.capture_index, result.error.c_str());
@@ -882,7 +928,24 @@ void M2mInstance::worker_main() {
   while (true) {
     device_->changed.wait(lock, [&] { return stopping_ || job_ready(); });
     if (stopping_) break;
+    const JobFault fault = emulator_.faults().on_job_start(static_cast<int>(device_->index()));
+    if (fault.kind == JobFaultKind::Unplugged) {
+      // video_unregister_device(): no job runs any more; what is queued
+      // stays queued until close cancels it. Pollers see POLLERR|POLLHUP.
+      unplugged_ = true;
+      update_signal();
+      device_->changed.notify_all();
+      continue;
+    }
     Job job = start_job();
+    job.fault = fault;
+    if (fault.kind == JobFaultKind::Hang) {
+      // Stuck in the hardware until STREAMOFF or close aborts it
+      // (v4l2_m2m_cancel_job() -> the driver's job_abort).
+      device_->changed.wait(lock, [&] { return stopping_ || abort_job_; });
+      finish_job(job, {false, "decode job hung (V4L2_EMU_FAULTS job:hang), aborted by STREAMOFF or close"});
+      continue;
+    }
     const bool reset = std::exchange(backend_reset_pending_, false);
     const DecodeMode mode =
         current_controls_[V4L2_CID_STATELESS_H264_DECODE_MODE].integer ==
@@ -895,9 +958,11 @@ void M2mInstance::worker_main() {
             ? StartCode::AnnexB
             : StartCode::None;
     const unsigned decode_us = emulator_.config().decode_us;
+    const bool hardware_dpb = emulator_.config().dpb_check == DpbCheckMode::Hardware;
     lock.unlock();
 
     if (decode_us) std::this_thread::sleep_for(std::chrono::microseconds(decode_us));
+    if (job.fault.delay_us) std::this_thread::sleep_for(std::chrono::microseconds(job.fault.delay_us));
     if (!backend_ || mode != backend_mode || start_code != backend_start_code) {
       backend_ = emulator_.make_backend(mode, start_code);
       backend_mode = mode;
@@ -911,7 +976,11 @@ void M2mInstance::worker_main() {
     const uint32_t sps_width = (sps.pic_width_in_mbs_minus1 + 1u) * 16u;
     const uint32_t sps_height = (sps.pic_height_in_map_units_minus1 + 1u) * 16u *
                                 ((sps.flags & V4L2_H264_SPS_FLAG_FRAME_MBS_ONLY) ? 1u : 2u);
-    if (!backend_) {
+    if (job.fault.kind == JobFaultKind::Error) {
+      result.error = "decode job failed (V4L2_EMU_FAULTS job:error)";
+    } else if (job.fault.kind == JobFaultKind::Timeout) {
+      result.error = "decode job timed out; the driver's watchdog finished it (V4L2_EMU_FAULTS job:timeout)";
+    } else if (!backend_) {
       result.error = "the emulator was built without a decoding backend";
     } else if (job.capture_memory->mapping.size() < format.plane_fmt[0].sizeimage) {
       result.error = "CAPTURE buffer smaller than the CAPTURE format";
@@ -920,17 +989,8 @@ void M2mInstance::worker_main() {
                      " larger than the CAPTURE format " + std::to_string(format.width) + "x" +
                      std::to_string(format.height);
     } else {
-      CaptureTarget target;
-      target.data = job.capture_memory->mapping.data();
-      target.size = job.capture_memory->mapping.size();
-      target.width = format.width;
-      target.height = format.height;
-      target.bytesperline = format.plane_fmt[0].bytesperline;
-      target.layout = format.pixelformat == V4L2_PIX_FMT_NV12_32L32 ? CaptureLayout::NV12_32L32
-                                                                     : CaptureLayout::NV12;
-      target.chroma_offset =
-          static_cast<size_t>(target.bytesperline) *
-          (target.layout == CaptureLayout::NV12_32L32 ? align_up(format.height, 32) : format.height);
+      const CaptureTarget target = capture_target(*job.capture_memory, format);
+      if (hardware_dpb) backend_->set_reference_overrides(std::move(job.reference_overrides));
       result = backend_->decode(job.controls, job.output_memory->mapping.data(),
                                 std::min<size_t>(job.output_bytes, job.output_memory->mapping.size()),
                                 target);

@@ -85,6 +85,12 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
     v4l2_pix_format_mplane capture_format;
     std::vector<std::string> dpb_problems;
     uint64_t generation;
+    JobFault fault;  // V4L2_EMU_FAULTS job rules
+    // V4L2_EMU_DPB_CHECK=hardware: references read from other buffers,
+    // whose memory the job keeps alive.
+    std::vector<ReferenceOverride> reference_overrides;
+    std::vector<std::shared_ptr<SharedMemory>> reference_memory;
+    unsigned cedrus_position = 0;
   };
 
   M2mInstance(std::shared_ptr<EmulatedDevice> device, UniqueFd signal_sender, UniqueFd client_end);
@@ -125,6 +131,8 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
   void release_stale_held_capture();
   void return_capture(Buffer& buffer, bool failed);
   Job start_job();
+  void plan_references(Job& job, const std::vector<PictureInfo>& pictures,
+                       const std::vector<DpbProblem>& problems, uint64_t timestamp_ns);
   void finish_job(Job& job, const DecodeResult& result);
 
   std::shared_ptr<EmulatedDevice> device_;
@@ -142,6 +150,8 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
   uint64_t generation_ = 0;               // bumped when a running job is cancelled
   bool job_running_ = false;
   bool stopping_ = false;
+  bool abort_job_ = false;   // STREAMOFF/close aborts a hung job (job:hang)
+  bool unplugged_ = false;   // the device went away (V4L2_EMU_FAULTS unplug)
   std::thread worker_;
 };
 
@@ -152,6 +162,8 @@ class VideoFile : public EmulatedFile {
     return instance_->ioctl(fd, request, arg);
   }
   dev_t rdev() const override;
+  NodeKind node_kind() const override { return NodeKind::Video; }
+  int decoder_index() const override { return static_cast<int>(instance_->device().index()); }
   int poll_events(short requested) override { return instance_->poll_events(requested); }
   void* mmap(void* addr, size_t length, int prot, int flags, off_t offset) override {
     return instance_->mmap(addr, length, prot, flags, offset);
