@@ -123,6 +123,13 @@ TEST(FaultRulesTest, RefusesWhatA612KernelCannotReturn) {
       EXPECT_EQ(parse_fault_rules(std::string(target) + ":" + errno_name(error), rules), "") << target;
 }
 
+TEST(FaultRulesTest, HelpListsEveryTargetWithItsActions) {
+  const std::string json = fault_targets_json();
+  EXPECT_NE(json.find("\"MEDIA_REQUEST_IOC_REINIT\":[\"EBUSY\"]"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"job\":[\"error\",\"hang\",\"slow\",\"timeout\"]"), std::string::npos);
+  EXPECT_NE(json.find("\"VIDIOC_QBUF\":[\"EINVAL\""), std::string::npos);
+}
+
 TEST_F(FaultsTest, BadSpecIsReportedAndInjectsNothing) {
   EmulatorConfig config;
   config.device_profiles = {"hantro"};

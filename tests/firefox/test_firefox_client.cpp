@@ -206,6 +206,18 @@ TEST(OutputOrderHasher, RepeatedAndMissingPicturesAreErrors) {
   EXPECT_NE(hasher.Finish(), "") << "picture 1 never arrived";
 }
 
+TEST(OutputOrderHasher, KeepsOneDigestPerPictureInOutputOrder) {
+  OutputOrderHasher hasher;
+  hasher.KeepFrameDigests();
+  for (uint64_t index : {1, 0, 2}) ASSERT_EQ(hasher.Add(index, 0, PictureBytes(index)), "");
+  ASSERT_EQ(hasher.Finish(), "");
+  EXPECT_EQ(hasher.frame_digests(),
+            (std::vector<std::string>{Md5Of(PictureBytes(0)), Md5Of(PictureBytes(1)), Md5Of(PictureBytes(2))}));
+  OutputOrderHasher plain;
+  ASSERT_EQ(plain.Add(0, 0, PictureBytes(0)), "");
+  EXPECT_TRUE(plain.frame_digests().empty());
+}
+
 TEST(HoldQueue, HoldsAtMostCapacityAndReleasesEachPictureOnce) {
   HoldQueue<int> queue(4, 7);
   std::vector<int> released;
@@ -258,6 +270,8 @@ TEST(Options, DefaultsAndEveryOption) {
   EXPECT_EQ(options.loop_frames, 0u);
   EXPECT_EQ(options.EffectiveExtraHwFrames(), 6);
   EXPECT_FALSE(options.md5_only);
+  EXPECT_FALSE(options.frame_md5);
+  EXPECT_EQ(options.max_decode_errors, -1) << "stop at the first error unless asked";
 
   const char* full[] = {"c", "--device", "/dev/dri/renderD129", "--hold", "9", "--shuffle-seed", "0",
                         "--loop-frames", "2000", "--decoders", "4", "--md5-only", "--report-every", "500",
@@ -272,6 +286,13 @@ TEST(Options, DefaultsAndEveryOption) {
   EXPECT_TRUE(options.md5_only);
   EXPECT_EQ(options.EffectiveExtraHwFrames(), 9) << "the pool covers what the compositor holds";
   EXPECT_EQ(options.streams, (std::vector<std::string>{"a.264", "b.jsv"}));
+
+  const char* recovering[] = {"c", "--frame-md5", "--max-decode-errors", "2", "a.264"};
+  ASSERT_EQ(ParseOptions(5, recovering, options), "");
+  EXPECT_TRUE(options.frame_md5);
+  EXPECT_EQ(options.max_decode_errors, 2);
+  const char* negative[] = {"c", "--max-decode-errors", "-1", "a.264"};
+  EXPECT_NE(ParseOptions(4, negative, options), "");
 }
 
 TEST(Options, BadCommandLinesAreRejected) {

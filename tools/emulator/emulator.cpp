@@ -133,6 +133,11 @@ Emulator& Emulator::instance() {
 }
 
 Emulator::Emulator() : owner_pid_(static_cast<int>(::getpid())) {
+  if (const char* faults = std::getenv("V4L2_EMU_FAULTS"); faults && std::string_view(faults) == "help") {
+    std::printf("%s\n", fault_targets_json().c_str());
+    std::fflush(stdout);
+    std::_Exit(0);
+  }
   // A fault plan that cannot be read must not turn into a clean run that
   // looks like a pass: stop the client before it starts.
   if (const std::string error = configure(EmulatorConfig::from_environment()); !error.empty()) {

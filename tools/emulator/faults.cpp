@@ -217,6 +217,18 @@ const std::vector<int>& plausible_errnos(std::string_view target) {
   return none;
 }
 
+std::string fault_targets_json() {
+  std::string json = "{";
+  for (const TargetErrnos& entry : errno_table()) {
+    json += std::string(json.size() > 1 ? "," : "") + "\"" + entry.target + "\":[";
+    for (size_t i = 0; i < entry.errnos.size(); ++i)
+      json += (i ? ",\"" : "\"") + errno_name(entry.errnos[i]) + "\"";
+    json += "]";
+  }
+  json += ",\"poll\":[\"POLLERR\"],\"job\":[\"error\",\"hang\",\"slow\",\"timeout\"],\"unplug\":[]}";
+  return json;
+}
+
 std::string parse_fault_rules(std::string_view spec, std::vector<FaultRule>& rules) {
   rules.clear();
   for (std::string_view item : split(spec, ',')) {

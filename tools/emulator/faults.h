@@ -66,6 +66,8 @@ const std::vector<int>& plausible_errnos(std::string_view target);
 // "EINVAL" -> EINVAL; 0 when unknown.
 int errno_from_name(std::string_view name);
 std::string errno_name(int error);
+// Every target with its actions, as one JSON object (V4L2_EMU_FAULTS=help).
+std::string fault_targets_json();
 
 struct FaultSnapshot {
   std::map<std::string, uint64_t> injected;  // per kind, "VIDIOC_QBUF:EINVAL", "job:hang", "unplug"

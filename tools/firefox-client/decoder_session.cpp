@@ -14,6 +14,7 @@ DecoderSession::DecoderSession(uint32_t decoder_id, const Options& options, AVBu
       output_mutex_(output_mutex),
       // Each decoder gets its own release order, reproducible from the seed.
       compositor_(options.hold, options.shuffle_seed == 0 ? 0 : options.shuffle_seed + decoder_id) {
+  if (options.frame_md5) hasher_.KeepFrameDigests();
   report_.decoder_id = decoder_id;
   report_.stream = std::move(stream);
 }
@@ -25,6 +26,21 @@ bool DecoderSession::Fail(std::string message) {
   std::fprintf(stderr, "va-firefox-client: decoder %u (%s): %s\n", report_.decoder_id, report_.stream.c_str(),
                message.c_str());
   return false;
+}
+
+bool DecoderSession::Recover() {
+  if (options_.max_decode_errors < 0) return false;
+  if (++consecutive_errors_ > options_.max_decode_errors) {
+    Fail(std::to_string(consecutive_errors_) + " decode errors in a row: decoding stops (as Firefox's " +
+         "media.video-max-decode-error)");
+    return false;
+  }
+  // MediaFormatReader: DecodeError -> InternalSeek / VideoSkip to the next
+  // random access point; the decoder is flushed.
+  avcodec_flush_buffers(codec_.get());
+  skipping_to_keyframe_ = true;
+  ++report_.recoveries;
+  return true;
 }
 
 AVPixelFormat DecoderSession::ChooseVaapiFormat(AVCodecContext* context, const AVPixelFormat* formats) {
@@ -82,6 +98,7 @@ void DecoderSession::Run() {
   while (auto picture = compositor_.TakeOne()) Release(std::move(*picture));
   if (std::string error = hasher_.Finish(); !error.empty()) Fail(error);
   report_.passes = hasher_.passes();
+  report_.frame_md5s = hasher_.frame_digests();
   CheckPasses();
   codec_.reset();
   input_.reset();
@@ -116,11 +133,22 @@ bool DecoderSession::Decode() {
     const uint64_t frames_before_pass = report_.frames;
     int read_result;
     while ((read_result = av_read_frame(input_.get(), packet_.get())) >= 0) {
+      if (skipping_to_keyframe_ && !(packet_->flags & AV_PKT_FLAG_KEY)) {
+        av_packet_unref(packet_.get());
+        continue;
+      }
+      skipping_to_keyframe_ = false;
       const int send_result = avcodec_send_packet(codec_.get(), packet_.get());
       av_packet_unref(packet_.get());
-      if (send_result < 0 && send_result != AVERROR(EAGAIN))
-        return Fail("avcodec_send_packet: " + AvErrorText(send_result));
-      if (!ReceiveFrames(reached_limit)) return false;
+      if (send_result < 0 && send_result != AVERROR(EAGAIN)) {
+        Fail("avcodec_send_packet: " + AvErrorText(send_result));
+        if (Recover()) continue;
+        return false;
+      }
+      if (!ReceiveFrames(reached_limit)) {
+        if (Recover()) continue;
+        return false;
+      }
       if (reached_limit) return true;
     }
     if (read_result != AVERROR_EOF) return Fail("av_read_frame: " + AvErrorText(read_result));
@@ -178,6 +206,7 @@ bool DecoderSession::ShowFrame(const AVFrame* frame) {
     return Fail(error);
   picture.index = report_.frames++;
   picture.pass = pass_;
+  consecutive_errors_ = 0;
 
   std::optional<HeldPicture> released = compositor_.Push(std::move(picture));
   if (released && !Release(std::move(*released))) return false;

@@ -30,7 +30,9 @@ struct DecoderReport {
   uint32_t contexts = 0;        // get_format negotiations that chose VAAPI
   uint32_t complete_passes = 0;
   uint32_t errors = 0;
+  uint32_t recoveries = 0;      // --max-decode-errors: flushes to the next keyframe
   std::string first_error;
+  std::vector<std::string> frame_md5s;  // --frame-md5
   std::vector<OutputOrderHasher::PassDigest> passes;
 };
 
@@ -62,6 +64,9 @@ class DecoderSession {
   bool ShowFrame(const AVFrame* frame);
   bool Release(HeldPicture picture);
   bool Fail(std::string message);
+  // After an error: what Firefox's MediaFormatReader does (flush, skip to
+  // the next keyframe), unless errors came too often; false: stop.
+  bool Recover();
   bool LimitReached() const { return options_.loop_frames != 0 && report_.frames >= options_.loop_frames; }
   void ArriveAtStartOnce();
   // The "start" sample: the compositor queue is full (hold + 1), and when
@@ -89,6 +94,8 @@ class DecoderSession {
   uint32_t pass_ = 0;
   bool last_pass_complete_ = false;
   bool arrived_at_start_ = false;
+  int consecutive_errors_ = 0;
+  bool skipping_to_keyframe_ = false;
 };
 
 }  // namespace firefox_client

@@ -92,6 +92,10 @@ int Run(const Options& options) {
     }
     if (print_md5 && report.errors == 0 && g_libav_errors.load() == 0 && report.passes.size() == 1)
       std::printf("md5 %s\n", report.passes[0].md5.c_str());
+    if (options.decoders == 1)
+      for (size_t index = 0; index < report.frame_md5s.size(); ++index)
+        std::printf("frame %zu %s\n", index, report.frame_md5s[index].c_str());
+    if (options.max_decode_errors >= 0) std::printf("recoveries %u\n", report.recoveries);
   }
   if (!options.md5_only) {
     if (print_md5) std::printf("frames %llu\n", static_cast<unsigned long long>(frames));

@@ -20,13 +20,16 @@ std::string UsageText() {
   return "usage: va-firefox-client [--device /dev/dri/renderD128] [--hold N (default 4)]\n"
          "         [--shuffle-seed S (default 1; 0 releases in order)] [--loop-frames N]\n"
          "         [--decoders K (1-4)] [--extra-hw-frames N] [--report-every N] [--md5-only] [--verbose]\n"
-         "         [--strict-profile]\n"
+         "         [--strict-profile] [--frame-md5] [--max-decode-errors N]\n"
          "         STREAM [STREAM...]\n"
          "Decodes H.264 streams the way Firefox's FFmpeg VA-API decoder does: every frame\n"
          "exported as DRM PRIME 2 (separate layers, read-only), held by a simulated\n"
          "compositor and released out of order, its content read through the dma-bufs.\n"
          "Decoder i decodes STREAM[i % count]. Prints `md5 <hex>` per decoder for a\n"
-         "single-decoder run without --loop-frames, and a `frames=... errors=...` summary.\n";
+         "single-decoder run without --loop-frames, and a `frames=... errors=...` summary.\n"
+         "--frame-md5 adds `frame <index> <md5>` per output picture (single decoder).\n"
+         "--max-decode-errors N recovers from decode errors as Firefox does: flush, skip to\n"
+         "the next keyframe, stop after more than N errors in a row (Firefox release: 2).\n";
 }
 
 std::string ParseOptions(int argc, const char* const* argv, Options& options) {
@@ -56,6 +59,11 @@ std::string ParseOptions(int argc, const char* const* argv, Options& options) {
         return "--extra-hw-frames needs a number";
     } else if (argument == "--report-every") {
       if (!value(text) || !ParseNumber(text, options.report_every)) return "--report-every needs a number";
+    } else if (argument == "--max-decode-errors") {
+      if (!value(text) || !ParseNumber(text, options.max_decode_errors) || options.max_decode_errors < 0)
+        return "--max-decode-errors needs a number";
+    } else if (argument == "--frame-md5") {
+      options.frame_md5 = true;
     } else if (argument == "--strict-profile") {
       options.strict_profile = true;
     } else if (argument == "--verbose") {

@@ -18,6 +18,12 @@ struct Options {
   uint64_t report_every = 0;       // 0: no progress lines
   bool strict_profile = false;     // Firefox's rule: no profile mismatch
   bool verbose = false;            // libav/libva messages down to AV_LOG_VERBOSE
+  bool frame_md5 = false;          // print `frame <index> <md5>` per output picture
+  // Firefox's MediaFormatReader on a decode error: flush, skip to the next
+  // keyframe, give up after more than this many errors in a row
+  // (media.video-max-decode-error, 2 in release builds). -1: stop at the
+  // first error.
+  int max_decode_errors = -1;
   std::vector<std::string> streams;
 
   int EffectiveExtraHwFrames() const {

@@ -34,19 +34,34 @@ void OutputOrderHasher::HashReady() {
       current_pass_ = next->second.pass;
     }
     av_md5_update(md5_.get(), next->second.bytes.data(), next->second.bytes.size());
+    if (keep_frame_digests_) frame_digests_.push_back(DigestOf(next->second.bytes));
     ++frames_in_pass_;
     pending_.erase(next);
     ++next_index_;
   }
 }
 
+namespace {
+
+std::string HexOf(const uint8_t (&digest)[16]) {
+  char hex[33];
+  for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+  return hex;
+}
+
+}  // namespace
+
+std::string OutputOrderHasher::DigestOf(const std::vector<uint8_t>& bytes) {
+  uint8_t digest[16];
+  av_md5_sum(digest, bytes.data(), bytes.size());
+  return HexOf(digest);
+}
+
 void OutputOrderHasher::ClosePass() {
   if (frames_in_pass_ == 0) return;
   uint8_t digest[16];
   av_md5_final(md5_.get(), digest);
-  char hex[33];
-  for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-  passes_.push_back({current_pass_, frames_in_pass_, hex});
+  passes_.push_back({current_pass_, frames_in_pass_, HexOf(digest)});
   frames_in_pass_ = 0;
   av_md5_init(md5_.get());
 }

@@ -35,6 +35,9 @@ class OutputOrderHasher {
   std::string Finish();
 
   const std::vector<PassDigest>& passes() const { return passes_; }
+  // Also keep the MD5 of every picture, in output order.
+  void KeepFrameDigests() { keep_frame_digests_ = true; }
+  const std::vector<std::string>& frame_digests() const { return frame_digests_; }
   size_t pending() const { return pending_.size(); }
 
  private:
@@ -44,6 +47,7 @@ class OutputOrderHasher {
   };
   void HashReady();
   void ClosePass();
+  static std::string DigestOf(const std::vector<uint8_t>& bytes);
 
   struct Md5Deleter {
     void operator()(AVMD5* md5) const;
@@ -54,6 +58,8 @@ class OutputOrderHasher {
   uint32_t current_pass_ = 0;
   uint64_t frames_in_pass_ = 0;
   std::vector<PassDigest> passes_;
+  bool keep_frame_digests_ = false;
+  std::vector<std::string> frame_digests_;
 };
 
 }  // namespace firefox_client
