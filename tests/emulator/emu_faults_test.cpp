@@ -337,6 +337,35 @@ TEST_F(FaultsTest, PollErrMmapAndOpenFaults) {
   EXPECT_EQ(faults().total, 3u);
 }
 
+TEST_F(FaultsTest, PollCanBeInterruptedLikeBySignal) {
+  set_faults("poll:EINTR:nth=1");
+  int media = -1, video = -1;
+  start_streaming(media, video);
+  const int request = alloc_request(media);
+  ASSERT_EQ(decode_picture(video, request, 0, 0, 100, picture_params(0, 0, true)), 0);
+  pollfd p{request, POLLPRI, 0};
+  errno = 0;
+  EXPECT_EQ(::poll(&p, 1, 5000), -1);
+  EXPECT_EQ(errno, EINTR);
+  EXPECT_TRUE(wait_pollpri(request));  // the next call waits as usual
+  EXPECT_EQ(injected("poll:EINTR"), 1u);
+}
+
+TEST_F(FaultsTest, UntilIdrStopsFaultsAtAnIdr) {
+  set_faults("VIDIOC_QBUF:EBUSY:until_idr=2");
+  int media = -1, video = -1;
+  start_streaming(media, video, 1, 4);
+  const int request = alloc_request(media);
+  // The first IDR's QBUFs fail (one IDR submitted so far).
+  EXPECT_EQ(decode_picture(video, request, 0, 0, 100, picture_params(0, 0, true)), -EBUSY);
+  // The second IDR: two submitted, no more faults.
+  v4l2_ctrl_h264_decode_params second = picture_params(0, 0, true);
+  second.idr_pic_id = 1;
+  ASSERT_EQ(decode_picture(video, request, 0, 0, 200, second), 0);
+  EXPECT_FALSE(collect(video, request));
+  EXPECT_EQ(faults().idr_seen, 2u);
+}
+
 TEST_F(FaultsTest, LastFaultIsPlacedByPictureAndIdr) {
   set_faults("VIDIOC_QBUF:EBUSY:nth=4");
   int media = -1, video = -1;

@@ -327,8 +327,18 @@ std::string Emulator::exit_state_json() {
         ++buffer_mappings;
     std::fclose(maps);
   }
+  const std::map<NodeKind, size_t> emulated = fds_.count_by_kind();
+  size_t emulated_total = 0;
+  std::string by_kind;
+  for (const auto& [kind, count] : emulated) {
+    static const char* const names[] = {"render", "video", "media", "request"};
+    by_kind += std::string(by_kind.empty() ? "" : ",") + "\"" + names[static_cast<int>(kind)] +
+               "\":" + std::to_string(count);
+    emulated_total += count;
+  }
   return "\"fds_at_exit\":" + std::to_string(open_fds) +
-         ",\"emulated_fds_at_exit\":" + std::to_string(fds_.size()) +
+         ",\"emulated_fds_at_exit\":" + std::to_string(emulated_total) +
+         ",\"emulated_fds_by_kind\":{" + by_kind + "}" +
          ",\"buffer_mappings_at_exit\":" + std::to_string(buffer_mappings) +
          ",\"faults\":" + faults_.to_json();
 }

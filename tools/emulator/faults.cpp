@@ -161,6 +161,7 @@ std::string parse_trigger(std::string_view token, FaultRule& rule) {
   else if (key == "until") rule.until = value;
   else if (key == "nth") rule.nth = value;
   else if (key == "count") rule.max_count = value;
+  else if (key == "until_idr") rule.until_idr = value;
   else if (key == "us" && rule.job == JobFaultKind::Slow) rule.delay_us = static_cast<unsigned>(value);
   else if (key == "ms" && rule.job == JobFaultKind::Timeout) rule.delay_us = static_cast<unsigned>(value * 1000);
   else return "unknown trigger '" + std::string(key) + "' for " + rule.kind();
@@ -181,7 +182,11 @@ std::string parse_action(FaultRule& rule) {
     return {};
   }
   if (rule.target == "poll") {
-    if (rule.action != "POLLERR") return "poll:" + rule.action + ": the poll action is POLLERR";
+    if (rule.action == "EINTR") {
+      rule.error = EINTR;
+      return {};
+    }
+    if (rule.action != "POLLERR") return "poll:" + rule.action + ": the poll actions are POLLERR and EINTR";
     return {};
   }
   const std::vector<int>& allowed = plausible_errnos(rule.target);
@@ -225,7 +230,7 @@ std::string fault_targets_json() {
       json += (i ? ",\"" : "\"") + errno_name(entry.errnos[i]) + "\"";
     json += "]";
   }
-  json += ",\"poll\":[\"POLLERR\"],\"job\":[\"error\",\"hang\",\"slow\",\"timeout\"],\"unplug\":[]}";
+  json += ",\"poll\":[\"POLLERR\",\"EINTR\"],\"job\":[\"error\",\"hang\",\"slow\",\"timeout\"],\"unplug\":[]}";
   return json;
 }
 
@@ -276,14 +281,14 @@ bool Faults::active() const {
   return any_;
 }
 
-Faults::RuleState* Faults::fire(std::string_view target) {
+Faults::RuleState* Faults::fire(std::string_view target, std::string_view action) {
   RuleState* fired = nullptr;
   for (RuleState& state : rules_) {
-    if (state.rule.target != target) continue;
+    if (state.rule.target != target || (!action.empty() && state.rule.action != action)) continue;
     const uint64_t n = ++state.events;
     const FaultRule& rule = state.rule;
     if (n <= rule.after || n > rule.until || (rule.nth != 0 && n != rule.nth) ||
-        state.injected >= rule.max_count)
+        state.injected >= rule.max_count || (rule.until_idr != 0 && idr_seen_ >= rule.until_idr))
       continue;
     // 53 random bits as a double in [0, 1): the same sequence on every
     // standard library (uniform_real_distribution is not specified exactly).
@@ -339,8 +344,10 @@ void Faults::track_picture(const void* arg) {
 
 int Faults::on_ioctl(NodeKind node, int device, unsigned long request, const void* arg) {
   std::lock_guard lock(mutex_);
-  if (!any_) return 0;
+  // Followed in clean runs too: their counters say how many IDRs the
+  // client submitted.
   if (request == VIDIOC_S_EXT_CTRLS) track_picture(arg);
+  if (!any_) return 0;
   // After video_unregister_device(): v4l2_ioctl() answers ENODEV; the media
   // node's media_ioctl() answers EIO (mc-devnode.c). Request fds have their
   // own file operations (mc-request.c), which do not look at the device.
@@ -380,8 +387,16 @@ int Faults::on_poll(NodeKind node, int device, int events, bool reported) {
     if (node == NodeKind::Video) return POLLERR | POLLHUP | POLLPRI;
     if (node == NodeKind::Media) return POLLERR | POLLHUP;
   }
-  if (reported && node == NodeKind::Video && fire("poll")) return events | POLLERR;
+  if (reported && node == NodeKind::Video && fire("poll", "POLLERR")) return events | POLLERR;
   return events;
+}
+
+int Faults::on_poll_call() {
+  std::lock_guard lock(mutex_);
+  // Reached from TSan's poll interceptor, which hides the lock from TSan.
+  SanitizerLockScope sanitizer_scope(&mutex_);
+  if (!any_) return 0;
+  return fire("poll", "EINTR") ? EINTR : 0;
 }
 
 JobFault Faults::on_job_start(int device) {

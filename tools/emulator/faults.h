@@ -44,7 +44,7 @@ struct JobFault {
 // One rule of V4L2_EMU_FAULTS: TARGET:ACTION[:TRIGGER...].
 struct FaultRule {
   std::string target;  // "VIDIOC_QBUF", "mmap", "poll", "open", "job", "unplug"
-  std::string action;  // "EINVAL", "POLLERR", "error", "hang", "slow", "timeout", "" (unplug)
+  std::string action;  // "EINVAL", "POLLERR", "EINTR", "error", "hang", "slow", "timeout", "" (unplug)
   int error = 0;       // the errno, for ioctl/mmap/open rules
   JobFaultKind job = JobFaultKind::None;
   double probability = 1.0;
@@ -52,6 +52,7 @@ struct FaultRule {
   uint64_t until = UINT64_MAX;    // only events up to number `until`
   uint64_t nth = 0;               // only event number `nth` (1-based); 0: any
   uint64_t max_count = UINT64_MAX;  // at most this many injections
+  uint64_t until_idr = 0;         // only while fewer IDR pictures were submitted; 0: always
   unsigned delay_us = 0;          // job:slow:us=N, job:timeout:ms=N
 
   std::string kind() const { return action.empty() ? target : target + ":" + action; }
@@ -98,6 +99,9 @@ class Faults {
   int on_mmap(int device);
   // open of /dev/videoN or /dev/mediaN: errno or 0.
   int on_open(int device);
+  // A poll/ppoll/select call that includes an emulated fd: EINTR (a signal
+  // arrived) or 0.
+  int on_poll_call();
   // The readiness poll reports for an emulated fd, after faults: an
   // unplugged node's, and for the result poll returns (`reported`), an
   // injected POLLERR on a video node.
@@ -120,9 +124,9 @@ class Faults {
     uint64_t injected = 0;
     std::mt19937_64 random;
   };
-  // Counts an event for every rule of `target`; returns the first rule that
-  // fires, or null. Needs mutex_.
-  RuleState* fire(std::string_view target);
+  // Counts an event for every rule of `target` (and `action`, when given);
+  // returns the first rule that fires, or null. Needs mutex_.
+  RuleState* fire(std::string_view target, std::string_view action = {});
   void record_injection(const std::string& kind);
   void track_picture(const void* ext_controls);
 

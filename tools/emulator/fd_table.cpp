@@ -103,10 +103,12 @@ bool FdTable::empty() const {
   return entries_.empty();
 }
 
-size_t FdTable::size() const {
+std::map<NodeKind, size_t> FdTable::count_by_kind() const {
   std::shared_lock lock(mutex_);
   SanitizerLockScope sanitizer_scope(&mutex_);
-  return entries_.size();
+  std::map<NodeKind, size_t> counts;
+  for (const auto& [fd, entry] : entries_) ++counts[entry.file->node_kind()];
+  return counts;
 }
 
 void FdTable::clear() {

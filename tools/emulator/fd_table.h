@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <shared_mutex>
 #include <unordered_map>
@@ -92,7 +93,8 @@ class FdTable {
   // (dup2/dup3 close it), for the caller to drop outside the lock.
   std::shared_ptr<EmulatedFile> duplicate(int oldfd, int newfd);
   bool empty() const;
-  size_t size() const;
+  // How many open fds are of each node kind.
+  std::map<NodeKind, size_t> count_by_kind() const;
   void clear();
 
  private:

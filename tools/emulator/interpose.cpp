@@ -168,6 +168,11 @@ int emulated_ppoll(struct pollfd* fds, nfds_t count, const struct timespec* time
     any = any || files[i];
   }
   if (!any) return real_ppoll(fds, count, timeout, sigmask);
+  // A signal that interrupts the wait (V4L2_EMU_FAULTS poll:EINTR).
+  if (const int error = Emulator::instance().faults().on_poll_call()) {
+    errno = error;
+    return -1;
+  }
 
   const bool infinite = timeout == nullptr;
   const auto deadline =
