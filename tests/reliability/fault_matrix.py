@@ -268,7 +268,8 @@ def main():
     parser.add_argument("--client", choices=("ffmpeg", "firefox"), required=True)
     parser.add_argument("--manifest", help="conformance manifest.tsv (its multi-IDR streams join the matrix)")
     parser.add_argument("--budget", type=float, default=900, help="seconds; runs not started by then fail")
-    parser.add_argument("--quick", action="store_true", help="10 %% only, no first-call runs")
+    parser.add_argument("--quick", action="store_true",
+                        help="10 %% only and no first-call runs (every ioctl x errno, jobs, unplug once)")
     parser.add_argument("--only", help="comma list of fault kinds (e.g. VIDIOC_QBUF:EINVAL,job:hang)")
     parser.add_argument("--report", help="write the results as JSON here")
     args = parser.parse_args()

@@ -219,7 +219,7 @@ std::optional<int> Emulator::open_path(const char* path, int flags) {
   if (parse_node(view, "/dev/media", number)) {
     auto device = device_for_minor(kMediaMajor, number);
     if (!device) return std::nullopt;
-    if (const int error = faults_.on_open(static_cast<int>(device->index()))) return -error;
+    if (const int error = faults_.on_open()) return -error;
     const int fd = static_cast<int>(::syscall(SYS_memfd_create, "emu-media", memfd_flags));
     if (fd < 0) return -errno;
     fds_.insert(fd, std::make_shared<MediaFile>(std::move(device)));
@@ -228,7 +228,7 @@ std::optional<int> Emulator::open_path(const char* path, int flags) {
   if (parse_node(view, "/dev/video", number)) {
     auto device = device_for_minor(kVideoMajor, number);
     if (!device) return std::nullopt;
-    if (const int error = faults_.on_open(static_cast<int>(device->index()))) return -error;
+    if (const int error = faults_.on_open()) return -error;
     int fd = -1, error = 0;
     auto instance = M2mInstance::create(std::move(device), flags, fd, error);
     if (!instance) return error;

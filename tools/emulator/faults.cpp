@@ -368,11 +368,9 @@ int Faults::on_mmap(int device) {
   return fired ? fired->rule.error : 0;
 }
 
-int Faults::on_open(int device) {
+int Faults::on_open() {
   std::lock_guard lock(mutex_);
   if (!any_) return 0;
-  // Unplugged nodes are gone from /dev (devtmpfs): the caller does not get here.
-  (void)device;
   RuleState* fired = fire("open");
   return fired ? fired->rule.error : 0;
 }

@@ -97,8 +97,8 @@ class Faults {
   int on_ioctl(NodeKind node, int device, unsigned long request, const void* arg);
   // mmap of a video node: errno or 0.
   int on_mmap(int device);
-  // open of /dev/videoN or /dev/mediaN: errno or 0.
-  int on_open(int device);
+  // open of /dev/videoN or /dev/mediaN (of a device still present): errno or 0.
+  int on_open();
   // A poll/ppoll/select call that includes an emulated fd: EINTR (a signal
   // arrived) or 0.
   int on_poll_call();
