@@ -88,6 +88,16 @@ struct stat fake_stat(mode_t type, dev_t rdev, ino_t ino) {
   return st;
 }
 
+// Ends the process while the emulator is being built (bad settings, or
+// V4L2_EMU_FAULTS=help): straight to the kernel, as the _exit/_Exit this
+// library interposes would look the emulator up again.
+[[noreturn]] void exit_at_start(int status) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  ::syscall(SYS_exit_group, status);
+  __builtin_unreachable();
+}
+
 }  // namespace
 
 EmulatorConfig EmulatorConfig::from_environment() {
@@ -119,7 +129,7 @@ EmulatorConfig EmulatorConfig::from_environment() {
       config.dpb_check = DpbCheckMode::Hardware;
     } else if (!value.empty() && value != "strict") {
       std::fprintf(stderr, "v4l2-emulator: V4L2_EMU_DPB_CHECK=%s: expected strict or hardware\n", mode);
-      std::_Exit(2);
+      exit_at_start(2);
     }
   }
   return config;
@@ -135,14 +145,13 @@ Emulator& Emulator::instance() {
 Emulator::Emulator() : owner_pid_(static_cast<int>(::getpid())) {
   if (const char* faults = std::getenv("V4L2_EMU_FAULTS"); faults && std::string_view(faults) == "help") {
     std::printf("%s\n", fault_targets_json().c_str());
-    std::fflush(stdout);
-    std::_Exit(0);
+    exit_at_start(0);
   }
   // A fault plan that cannot be read must not turn into a clean run that
   // looks like a pass: stop the client before it starts.
   if (const std::string error = configure(EmulatorConfig::from_environment()); !error.empty()) {
     std::fprintf(stderr, "v4l2-emulator: V4L2_EMU_FAULTS: %s\n", error.c_str());
-    std::_Exit(2);
+    exit_at_start(2);
   }
   pthread_atfork(nullptr, nullptr, [] { Emulator::instance().after_fork_in_child(); });
 }
