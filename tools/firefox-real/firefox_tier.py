@@ -192,6 +192,9 @@ def firefox_environment(args, display: str, work: Path) -> dict:
         # build tree's needs the latter (libva's dlopen, glvnd's JSON).
         env["LD_LIBRARY_PATH"] = ":".join(filter(None, [str(args.driver_dir), str(args.egl_vendor.parent),
                                                         env.get("LD_LIBRARY_PATH", "")]))
+        # The sandboxed RDD cannot open the record file (one broker denial
+        # per decoded picture); its ioctl log on stderr counts the pictures.
+        env.pop("V4L2_EMU_RECORD", None)
     else:
         env["MOZ_DISABLE_RDD_SANDBOX"] = "1"
     (work / "home").mkdir(exist_ok=True)
