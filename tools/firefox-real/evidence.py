@@ -38,6 +38,10 @@ class MozLogEvidence:
     dmabuf_surfaces_added: int = 0   # VideoFramePool: "Added new DMABufSurface"
     video_frame_surfaces_deleted: int = 0
     flushes: int = 0                 # "ProcessFlush"
+    # Per interval between flushes: DMABufSurfaces the VideoFramePool added,
+    # and distinct VA surface IDs it was given ("Got VA-API DMABufSurface").
+    added_per_interval: list[int] = field(default_factory=list)
+    surfaces_per_interval: list[int] = field(default_factory=list)
     fallbacks: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -54,12 +58,24 @@ def rdd_log_files(log_base: Path) -> list[Path]:
     return out
 
 
+VA_SURFACE = re.compile(r"Got VA-API DMABufSurface FFMPEG ID (0x[0-9a-f]+)")
+
+
 def read_mozlog(log_base: Path) -> MozLogEvidence:
     e = MozLogEvidence()
     for path in rdd_log_files(log_base):
         e.files.append(str(path))
+        added, surfaces = 0, set()
         with path.open("r", encoding="utf-8", errors="replace") as f:
             for line in f:
+                if "ProcessFlush" in line:
+                    e.added_per_interval.append(added)
+                    e.surfaces_per_interval.append(len(surfaces))
+                    added, surfaces = 0, set()
+                elif "Added new DMABufSurface" in line:
+                    added += 1
+                elif m := VA_SURFACE.search(line):
+                    surfaces.add(m.group(1))
                 if "FFmpegVideoDecoder::FFmpegVideoDecoder MIME video/avc" in line:
                     e.video_decoders += 1
                 elif "VA-API FFmpeg init successful" in line:

@@ -399,6 +399,10 @@ def judge(args, work: Path, run: Run, firefox_code: int) -> Figures:
     judge_screenshot(f, work, run, args)
     f.add("flushes seen by the RDD (ProcessFlush) / DMABufSurfaces added / VideoFrameSurfaces deleted",
           f"{log.flushes}/{log.dmabuf_surfaces_added}/{log.video_frame_surfaces_deleted}")
+    same = sum(1 for a, b in zip(log.added_per_interval, log.surfaces_per_interval) if a == b)
+    f.add("seek intervals where Firefox's pool added one DMABufSurface (and eventfd) per distinct VA surface shown",
+          f"{same}/{len(log.added_per_interval)} (added per interval: "
+          f"{', '.join(map(str, log.added_per_interval[:12]))}{' ...' if len(log.added_per_interval) > 12 else ''})")
     f.add("Firefox exit status", firefox_code)
     return f
 
