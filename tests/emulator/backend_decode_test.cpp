@@ -48,9 +48,11 @@ struct RunResult {
   std::vector<std::string> errors;  // "picture N: why"
 };
 
-// One CAPTURE buffer with the emulator's single-plane layout.
+// One CAPTURE buffer: luma and chroma in one memory plane (NV12,
+// NV12_32L32) or in two (MM21), as the emulated devices allocate them.
 struct CaptureBuffer {
-  std::vector<uint8_t> memory;
+  std::vector<uint8_t> memory;         // plane 0: luma (and chroma when one plane)
+  std::vector<uint8_t> chroma_memory;  // plane 1 (MM21)
   CaptureTarget target;
   PicturePoc poc;
   unsigned fields = 0;  // bit 0 top, bit 1 bottom decoded into it
@@ -63,7 +65,13 @@ struct CaptureBuffer {
   }
 };
 
-uint32_t align32(uint32_t value) { return (value + 31) & ~31u; }
+uint32_t align_to(uint32_t value, uint32_t alignment) {
+  return (value + alignment - 1) / alignment * alignment;
+}
+
+// A fill value no decoded picture of these streams produces everywhere:
+// a line the backend forgot shows up in the MD5.
+constexpr uint8_t kUnwritten = 0xa5;
 
 std::unique_ptr<CaptureBuffer> make_capture(uint32_t width, uint32_t height, CaptureLayout layout) {
   auto buffer = std::make_unique<CaptureBuffer>();
@@ -71,31 +79,60 @@ std::unique_ptr<CaptureBuffer> make_capture(uint32_t width, uint32_t height, Cap
   t.width = width;
   t.height = height;
   t.layout = layout;
-  if (layout == CaptureLayout::NV12) {
-    // A padded pitch and a gap before the chroma plane, so the backend must
-    // honour bytesperline and chroma_offset rather than assume them.
-    t.bytesperline = width + 48;
-    t.chroma_offset = static_cast<size_t>(t.bytesperline) * height + 4096;
-    t.size = t.chroma_offset + static_cast<size_t>(t.bytesperline) * (height / 2);
-  } else {
-    t.bytesperline = align32(width);
-    t.chroma_offset = static_cast<size_t>(t.bytesperline) * align32(height);
-    t.size = t.chroma_offset + static_cast<size_t>(t.bytesperline) * align32(height / 2);
+  size_t luma_size = 0, chroma_offset = 0, chroma_size = 0;
+  switch (layout) {
+    case CaptureLayout::NV12:
+      // A padded pitch and a gap before the chroma plane, so the backend must
+      // honour bytesperline and the chroma plane's address rather than assume them.
+      t.bytesperline = width + 48;
+      luma_size = static_cast<size_t>(t.bytesperline) * height;
+      chroma_offset = luma_size + 4096;
+      chroma_size = static_cast<size_t>(t.bytesperline) * (height / 2);
+      break;
+    case CaptureLayout::NV12_32L32:
+      // cedrus_prepare_format(): 32-aligned pitch and height, chroma of
+      // ALIGN(height, 64) / 2 lines after the luma plane.
+      t.bytesperline = align_to(width, 32);
+      luma_size = static_cast<size_t>(t.bytesperline) * align_to(height, 32);
+      chroma_offset = luma_size;
+      chroma_size = static_cast<size_t>(t.bytesperline) * align_to(height, 64) / 2;
+      break;
+    case CaptureLayout::MM21:
+      // vdec_h264_req_if.c get_pic_info(): 64-aligned buffer, two planes.
+      t.bytesperline = align_to(width, 64);
+      luma_size = static_cast<size_t>(t.bytesperline) * align_to(height, 64);
+      chroma_size = luma_size / 2;
+      break;
   }
-  // A fill value no decoded picture of these streams produces everywhere:
-  // a line the backend forgot shows up in the MD5.
-  buffer->memory.assign(t.size, 0xa5);
-  t.data = buffer->memory.data();
+  if (layout == CaptureLayout::MM21) {
+    buffer->memory.assign(luma_size, kUnwritten);
+    buffer->chroma_memory.assign(chroma_size, kUnwritten);
+    t.luma = {buffer->memory.data(), luma_size};
+    t.chroma = {buffer->chroma_memory.data(), chroma_size};
+  } else {
+    buffer->memory.assign(chroma_offset + chroma_size, kUnwritten);
+    t.luma = {buffer->memory.data(), buffer->memory.size()};
+    t.chroma = {buffer->memory.data() + chroma_offset, chroma_size};
+  }
   return buffer;
 }
 
-// Reads byte (x, y) of a plane in the target's layout. The tiled address
-// follows the kernel's NV12_32L32 description: 32x32 tiles, row-major.
-uint8_t plane_byte(const CaptureTarget& t, size_t plane_offset, uint32_t x, uint32_t y) {
-  const uint8_t* plane = t.data + plane_offset;
-  if (t.layout == CaptureLayout::NV12) return plane[static_cast<size_t>(y) * t.bytesperline + x];
-  const size_t tile = static_cast<size_t>(y / 32) * (t.bytesperline / 32) + x / 32;
-  return plane[tile * 1024 + (y % 32) * 32 + (x % 32)];
+// Reads byte (x, y) of a plane, addressed as the kernel describes each
+// layout (pixfmt-yuv-planar.rst "Tiled NV12"): NV12_32L32 tiles of 32x32
+// bytes in both planes, MM21 luma tiles of 16x32 and chroma tiles of 16x16
+// bytes; tiles row-major, bytes row-major inside a tile.
+uint8_t plane_byte(const CaptureTarget& t, bool chroma, uint32_t x, uint32_t y) {
+  const uint8_t* plane = chroma ? t.chroma.data : t.luma.data;
+  uint32_t tile_w = 1, tile_h = 1;
+  if (t.layout == CaptureLayout::NV12_32L32) tile_w = tile_h = 32;
+  if (t.layout == CaptureLayout::MM21) {
+    tile_w = 16;
+    tile_h = chroma ? 16 : 32;
+  }
+  if (tile_w == 1) return plane[static_cast<size_t>(y) * t.bytesperline + x];
+  const size_t tiles_across = t.bytesperline / tile_w;
+  const size_t tile = static_cast<size_t>(y / tile_h) * tiles_across + x / tile_w;
+  return plane[tile * tile_w * tile_h + (y % tile_h) * tile_w + (x % tile_w)];
 }
 
 // Crops to the SPS cropping window (7.4.2.1.1) and appends yuv420p planes.
@@ -109,13 +146,13 @@ void hash_frame(AVMD5* md5, const CaptureBuffer& buffer, const ParsedSps& sps) {
   const uint32_t width = sps.width() - left - right, height = sps.height() - top - bottom;
   std::vector<uint8_t> row(width);
   for (uint32_t y = 0; y < height; ++y) {
-    for (uint32_t x = 0; x < width; ++x) row[x] = plane_byte(t, 0, left + x, top + y);
+    for (uint32_t x = 0; x < width; ++x) row[x] = plane_byte(t, false, left + x, top + y);
     av_md5_update(md5, row.data(), width);
   }
   for (unsigned component = 0; component < 2; ++component) {
     for (uint32_t y = 0; y < height / 2; ++y) {
       for (uint32_t x = 0; x < width / 2; ++x)
-        row[x] = plane_byte(t, t.chroma_offset, 2 * (left / 2 + x) + component, top / 2 + y);
+        row[x] = plane_byte(t, true, 2 * (left / 2 + x) + component, top / 2 + y);
       av_md5_update(md5, row.data(), width / 2);
     }
   }
@@ -252,11 +289,13 @@ struct Configuration {
   CaptureLayout layout;
 };
 
-// Hantro/rkvdec style, and Cedrus style (slice-based, no start codes, tiled).
+// Hantro/rkvdec style, Cedrus style (slice-based, no start codes, tiled) and
+// MediaTek style (frame-based with start codes into MM21's two planes).
 const Configuration kConfigurations[] = {
     {"FrameAnnexBNv12", DecodeMode::FrameBased, StartCode::AnnexB, CaptureLayout::NV12},
     {"SliceNoStartCodeTiled", DecodeMode::SliceBased, StartCode::None, CaptureLayout::NV12_32L32},
     {"SliceAnnexBNv12", DecodeMode::SliceBased, StartCode::AnnexB, CaptureLayout::NV12},
+    {"FrameAnnexBMm21", DecodeMode::FrameBased, StartCode::AnnexB, CaptureLayout::MM21},
 };
 
 class BackendConformance : public ::testing::TestWithParam<std::tuple<const char*, Configuration>> {};

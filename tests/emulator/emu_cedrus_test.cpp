@@ -1,7 +1,8 @@
 // The cedrus profile as Linux 6.12's staging cedrus driver behaves
-// (cedrus.c, cedrus_video.c), except that the emulator keeps the
-// multiplanar API: slice-based decoding without start codes, per-slice
-// controls, CAPTURE NV12 (UNTILED variants) or NV12_32L32 only
+// (cedrus.c, cedrus_video.c): a single-planar device (V4L2_CAP_VIDEO_M2M,
+// buffer types VIDEO_OUTPUT/VIDEO_CAPTURE, struct v4l2_pix_format,
+// v4l2_buffer.m.offset), slice-based decoding without start codes,
+// per-slice controls, CAPTURE NV12 (UNTILED variants) or NV12_32L32 only
 // (V4L2_EMU_CEDRUS_TILED=1), cedrus_prepare_format() sizes, no
 // ENUM_FRAMESIZES, and multi-slice pictures through a held CAPTURE buffer.
 #include "emu_test_support.h"
@@ -11,19 +12,29 @@ namespace {
 
 class CedrusTest : public EmulatorTest {
  protected:
+  // cedrus_queue_init(): single-planar queues.
+  static constexpr uint32_t kOut = V4L2_BUF_TYPE_VIDEO_OUTPUT;
+  static constexpr uint32_t kCap = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+
   void SetUp() override { configure_cedrus(false); }
   void configure_cedrus(bool tiled) {
-    EmulatorConfig config;
-    config.device_profiles = {"cedrus"};
-    config.profile_name = "cedrus";
-    config.cedrus_tiled = tiled;
-    Emulator::instance().configure(config);
+    configure({"cedrus"}, 0, tiled);
     Emulator::instance().set_backend_factory(
         [this](DecodeMode mode, StartCode start_code) {
           backend_modes_.push_back({mode, start_code});
           return std::make_unique<FakeBackend>(stats_);
         });
-    Emulator::instance().counters().reset();
+  }
+  std::vector<uint32_t> output_formats(int video) {
+    std::vector<uint32_t> formats;
+    for (uint32_t index = 0;; ++index) {
+      v4l2_fmtdesc desc{};
+      desc.index = index;
+      desc.type = kOut;
+      if (xioctl(video, VIDIOC_ENUM_FMT, &desc) != 0) break;
+      formats.push_back(desc.pixelformat);
+    }
+    return formats;
   }
   std::vector<uint32_t> capture_formats(int video) {
     std::vector<uint32_t> formats;
@@ -39,13 +50,193 @@ class CedrusTest : public EmulatorTest {
   int set_capture_format(int video, uint32_t pixelformat, v4l2_pix_format_mplane* out = nullptr) {
     v4l2_format format{};
     format.type = kCap;
-    format.fmt.pix_mp.pixelformat = pixelformat;
+    format.fmt.pix.pixelformat = pixelformat;
     const int ret = xioctl(video, VIDIOC_S_FMT, &format);
-    if (out) *out = format.fmt.pix_mp;
+    if (out) *out = as_mplane(format);
     return ret;
   }
   std::vector<std::pair<DecodeMode, StartCode>> backend_modes_;
 };
+
+// cedrus_video_device: .device_caps = V4L2_CAP_VIDEO_M2M | V4L2_CAP_STREAMING;
+// v4l_querycap() adds V4L2_CAP_EXT_PIX_FORMAT.
+TEST_F(CedrusTest, QuerycapIsSinglePlanarM2m) {
+  const int video = open_node("/dev/video0");
+  v4l2_capability cap{};
+  ASSERT_EQ(xioctl(video, VIDIOC_QUERYCAP, &cap), 0);
+  EXPECT_EQ(cap.device_caps, V4L2_CAP_VIDEO_M2M | V4L2_CAP_STREAMING | V4L2_CAP_EXT_PIX_FORMAT);
+  EXPECT_EQ(cap.capabilities, cap.device_caps | V4L2_CAP_DEVICE_CAPS);
+  EXPECT_STREQ(reinterpret_cast<const char*>(cap.driver), "cedrus");
+  EXPECT_STREQ(reinterpret_cast<const char*>(cap.bus_info), "platform:cedrus");
+}
+
+// check_fmt() in v4l2-ioctl.c: cedrus has only the single-planar ops, so
+// every *_MPLANE type is EINVAL; STREAMON/STREAMOFF and EXPBUF reach vb2,
+// whose queue type does not match (EINVAL too). A multiplanar plane array
+// is still copied in first (check_array_args): a missing one is EFAULT.
+TEST_F(CedrusTest, MultiplanarTypesAreRefused) {
+  const int video = open_node("/dev/video0");
+  ASSERT_EQ(reqbufs(video, kCap, 1), 0);
+  for (uint32_t type : {V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE, V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE}) {
+    SCOPED_TRACE(type);
+    v4l2_fmtdesc desc{};
+    desc.type = type;
+    EXPECT_EQ(xioctl(video, VIDIOC_ENUM_FMT, &desc), -EINVAL);
+    for (unsigned long request : {VIDIOC_G_FMT, VIDIOC_S_FMT, VIDIOC_TRY_FMT}) {
+      v4l2_format format{};
+      format.type = type;
+      format.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_NV12;
+      format.fmt.pix_mp.num_planes = 1;
+      EXPECT_EQ(xioctl(video, request, &format), -EINVAL);
+    }
+    v4l2_requestbuffers request{};
+    request.type = type;
+    request.memory = V4L2_MEMORY_MMAP;
+    request.count = 1;
+    EXPECT_EQ(xioctl(video, VIDIOC_REQBUFS, &request), -EINVAL);
+    v4l2_create_buffers create{};
+    create.memory = V4L2_MEMORY_MMAP;
+    create.count = 1;
+    create.format.type = type;
+    create.format.fmt.pix_mp.num_planes = 1;
+    create.format.fmt.pix_mp.plane_fmt[0].sizeimage = 1 << 20;
+    EXPECT_EQ(xioctl(video, VIDIOC_CREATE_BUFS, &create), -EINVAL);
+    v4l2_plane plane{};
+    v4l2_buffer buffer{};
+    buffer.type = type;
+    buffer.memory = V4L2_MEMORY_MMAP;
+    buffer.length = 1;
+    EXPECT_EQ(xioctl(video, VIDIOC_QUERYBUF, &buffer), -EFAULT);
+    buffer.m.planes = &plane;
+    EXPECT_EQ(xioctl(video, VIDIOC_QUERYBUF, &buffer), -EINVAL);
+    EXPECT_EQ(xioctl(video, VIDIOC_QBUF, &buffer), -EINVAL);
+    EXPECT_EQ(xioctl(video, VIDIOC_DQBUF, &buffer), -EINVAL);
+    uint32_t stream_type = type;
+    EXPECT_EQ(xioctl(video, VIDIOC_STREAMON, &stream_type), -EINVAL);
+    EXPECT_EQ(xioctl(video, VIDIOC_STREAMOFF, &stream_type), -EINVAL);
+    v4l2_exportbuffer exported{};
+    exported.type = type;
+    EXPECT_EQ(xioctl(video, VIDIOC_EXPBUF, &exported), -EINVAL);
+  }
+}
+
+// The single-planar structures: v4l2_pix_format with priv =
+// V4L2_PIX_FMT_PRIV_MAGIC (v4l_g_fmt/v4l_s_fmt), v4l2_buffer with m.offset,
+// length and bytesused (__fill_v4l2_buffer), EXPBUF of plane 0 only.
+TEST_F(CedrusTest, BuffersUseOffsetAndLength) {
+  const int video = open_node("/dev/video0");
+  ASSERT_EQ(set_output_format(video, 176, 144, 64 * 1024), 0);
+  v4l2_format format{};
+  format.type = kCap;
+  ASSERT_EQ(xioctl(video, VIDIOC_G_FMT, &format), 0);
+  EXPECT_EQ(format.fmt.pix.priv, V4L2_PIX_FMT_PRIV_MAGIC);
+  EXPECT_EQ(format.fmt.pix.bytesperline, 176u);
+  EXPECT_EQ(format.fmt.pix.sizeimage, 176u * 144u * 3u / 2u);
+  ASSERT_EQ(reqbufs(video, kOut, 2), 0);
+  ASSERT_EQ(reqbufs(video, kCap, 2), 0);
+  v4l2_buffer buffer{};
+  buffer.type = kCap;
+  buffer.memory = V4L2_MEMORY_MMAP;
+  buffer.index = 1;
+  ASSERT_EQ(xioctl(video, VIDIOC_QUERYBUF, &buffer), 0);
+  EXPECT_EQ(buffer.length, 176u * 144u * 3u / 2u);
+  // vb2 cookie: buffer 1, plane 0, plus v4l2-mem2mem's DST_QUEUE_OFF_BASE.
+  EXPECT_EQ(buffer.m.offset, (1u << 30) + (1u << 15));
+  void* mapping = ::mmap(nullptr, buffer.length, PROT_READ | PROT_WRITE, MAP_SHARED, video,
+                         buffer.m.offset);
+  ASSERT_NE(mapping, MAP_FAILED);
+  ::munmap(mapping, buffer.length);
+  v4l2_buffer output{};
+  output.type = kOut;
+  output.memory = V4L2_MEMORY_MMAP;
+  output.index = 0;
+  ASSERT_EQ(xioctl(video, VIDIOC_QUERYBUF, &output), 0);
+  EXPECT_EQ(output.length, 64u * 1024u);
+  EXPECT_EQ(output.m.offset, 0u);
+  v4l2_exportbuffer exported{};
+  exported.type = kCap;
+  exported.index = 1;
+  exported.plane = 1;
+  EXPECT_EQ(xioctl(video, VIDIOC_EXPBUF, &exported), -EINVAL);
+  exported.plane = 0;
+  exported.flags = O_CLOEXEC;
+  ASSERT_EQ(xioctl(video, VIDIOC_EXPBUF, &exported), 0);
+  ::close(exported.fd);
+  // __verify_length(): bytesused beyond the buffer is EINVAL.
+  const int media = open_node("/dev/media0");
+  const int request = alloc_request(media);
+  EXPECT_EQ(qbuf(video, kOut, 0, request, 0, 64 * 1024 + 1), -EINVAL);
+  v4l2_buffer queued{};
+  ASSERT_EQ(qbuf(video, kOut, 0, request, 0, 100, &queued), 0);
+  EXPECT_EQ(queued.bytesused, 100u);
+  EXPECT_TRUE(queued.flags & V4L2_BUF_FLAG_IN_REQUEST);
+}
+
+// vb2_create_bufs(): the size is fmt.pix.sizeimage (0 is EINVAL);
+// cedrus_queue_setup(): not below the current format's.
+TEST_F(CedrusTest, CreateBufsTakesPixSizeimage) {
+  const int video = open_node("/dev/video0");
+  ASSERT_EQ(set_output_format(video, 176, 144), 0);
+  v4l2_create_buffers create{};
+  create.memory = V4L2_MEMORY_MMAP;
+  create.count = 1;
+  create.format.type = kCap;
+  EXPECT_EQ(xioctl(video, VIDIOC_CREATE_BUFS, &create), -EINVAL);
+  create.format.fmt.pix.sizeimage = 176 * 144;
+  EXPECT_EQ(xioctl(video, VIDIOC_CREATE_BUFS, &create), -EINVAL);
+  create.format.fmt.pix.sizeimage = 176 * 144 * 2;
+  ASSERT_EQ(xioctl(video, VIDIOC_CREATE_BUFS, &create), 0);
+  EXPECT_EQ(create.count, 1u);
+  EXPECT_EQ(create.format.fmt.pix.priv, V4L2_PIX_FMT_PRIV_MAGIC);
+}
+
+// cedrus_formats[] for the H6 (UNTILED) variant and cedrus_open() ->
+// cedrus_reset_out_format(): the first coded format, MPEG-2, at 16x16.
+TEST_F(CedrusTest, OutputStartsAsMpeg2AtTheMinimumSize) {
+  const int video = open_node("/dev/video0");
+  EXPECT_EQ(output_formats(video),
+            (std::vector<uint32_t>{V4L2_PIX_FMT_MPEG2_SLICE, V4L2_PIX_FMT_H264_SLICE,
+                                   V4L2_PIX_FMT_HEVC_SLICE, V4L2_PIX_FMT_VP8_FRAME}));
+  const v4l2_pix_format_mplane output = get_format(video, kOut);
+  EXPECT_EQ(output.pixelformat, V4L2_PIX_FMT_MPEG2_SLICE);
+  EXPECT_EQ(output.width, 16u);
+  EXPECT_EQ(output.height, 16u);
+  EXPECT_EQ(output.plane_fmt[0].sizeimage, 1024u);
+  // HOLD_CAPTURE_BUF only for H264_SLICE (and HEVC_SLICE).
+  v4l2_requestbuffers request{};
+  ASSERT_EQ(reqbufs(video, kOut, 1, &request), 0);
+  EXPECT_FALSE(request.capabilities & V4L2_BUF_CAP_SUPPORTS_M2M_HOLD_CAPTURE_BUF);
+  // A coded format the emulator cannot decode is accepted as the driver
+  // does; its jobs fail (the emulator decodes H.264 only).
+  configure_cedrus(true);
+  const int tiled = open_node("/dev/video0");
+  EXPECT_EQ(output_formats(tiled), (std::vector<uint32_t>{V4L2_PIX_FMT_MPEG2_SLICE,
+                                                          V4L2_PIX_FMT_H264_SLICE,
+                                                          V4L2_PIX_FMT_VP8_FRAME}));
+}
+
+// v4l_sanitize_format(): without the magic the extended fields are zeroed;
+// cedrus_s_fmt_vid_out_p() propagates the colorimetry to CAPTURE.
+TEST_F(CedrusTest, ColorimetryFollowsTheOutputFormat) {
+  const int video = open_node("/dev/video0");
+  v4l2_format format{};
+  format.type = kOut;
+  format.fmt.pix.pixelformat = V4L2_PIX_FMT_H264_SLICE;
+  format.fmt.pix.width = 176;
+  format.fmt.pix.height = 144;
+  format.fmt.pix.colorspace = V4L2_COLORSPACE_REC709;
+  format.fmt.pix.quantization = V4L2_QUANTIZATION_FULL_RANGE;  // dropped: no magic
+  ASSERT_EQ(xioctl(video, VIDIOC_S_FMT, &format), 0);
+  EXPECT_EQ(format.fmt.pix.quantization, V4L2_QUANTIZATION_DEFAULT);
+  format.fmt.pix.priv = V4L2_PIX_FMT_PRIV_MAGIC;
+  format.fmt.pix.quantization = V4L2_QUANTIZATION_FULL_RANGE;
+  ASSERT_EQ(xioctl(video, VIDIOC_S_FMT, &format), 0);
+  v4l2_format capture{};
+  capture.type = kCap;
+  ASSERT_EQ(xioctl(video, VIDIOC_G_FMT, &capture), 0);
+  EXPECT_EQ(capture.fmt.pix.colorspace, V4L2_COLORSPACE_REC709);
+  EXPECT_EQ(capture.fmt.pix.quantization, V4L2_QUANTIZATION_FULL_RANGE);
+}
 
 TEST_F(CedrusTest, CaptureFormatsAreLinearNv12ThenTiled) {
   const int video = open_node("/dev/video0");
@@ -147,14 +338,11 @@ TEST_F(CedrusTest, MultiSlicePictureDecodesIntoOneHeldCaptureBuffer) {
     ASSERT_EQ(set_ctrl(video, V4L2_CID_STATELESS_H264_SLICE_PARAMS, &slice, sizeof(slice), request), 0);
     slice.first_mb_in_slice = 50;
   }
-  v4l2_plane plane{};
-  plane.bytesused = 16;
   v4l2_buffer output{};
   output.type = kOut;
   output.memory = V4L2_MEMORY_MMAP;
   output.index = 0;
-  output.m.planes = &plane;
-  output.length = 1;
+  output.bytesused = 16;
   output.timestamp.tv_usec = 40;
   output.flags = V4L2_BUF_FLAG_REQUEST_FD | V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF;
   output.request_fd = first;

@@ -24,11 +24,11 @@ class RecordingBackend : public H264Backend {
                       const CaptureTarget& target) override {
     RecordedDecode record;
     record.frame_num = controls.decode_params.frame_num;
-    record.destination = target.data;
+    record.destination = target.luma.data;
     record.overrides = std::exchange(pending_, {});
     record.overrides_set = std::exchange(pending_set_, false);
     log_.push_back(std::move(record));
-    std::memset(target.data, controls.decode_params.frame_num & 0xff,
+    std::memset(target.luma.data, controls.decode_params.frame_num & 0xff,
                 static_cast<size_t>(target.bytesperline) * target.height);
     return {true, {}};
   }
@@ -71,6 +71,7 @@ class DpbModesTest : public EmulatorTest {
     config.device_profiles = {profile};
     config.profile_name = profile;
     config.dpb_check = mode;
+    use_queue_types_of(profile);
     ASSERT_EQ(Emulator::instance().configure(config), "");
     Emulator::instance().set_backend_factory(
         [this](DecodeMode, StartCode) { return std::make_unique<RecordingBackend>(log_); });
@@ -84,10 +85,10 @@ class DpbModesTest : public EmulatorTest {
     EXPECT_TRUE(wait_pollpri(request_));
     v4l2_buffer buffer{};
     v4l2_plane plane{};
-    EXPECT_EQ(dqbuf(video_, kCap, buffer, plane), 0);
+    EXPECT_EQ(dqbuf(video_, capture_type_, buffer, plane), 0);
     v4l2_buffer out{};
     v4l2_plane out_plane{};
-    EXPECT_EQ(dqbuf(video_, kOut, out, out_plane), 0);
+    EXPECT_EQ(dqbuf(video_, output_type_, out, out_plane), 0);
     EXPECT_EQ(xioctl(request_, MEDIA_REQUEST_IOC_REINIT, nullptr), 0);
     return buffer.flags & V4L2_BUF_FLAG_ERROR;
   }
@@ -129,7 +130,7 @@ TEST_F(DpbModesTest, HantroReadsTheDestinationForAnUnknownTimestamp) {
   const RecordedDecode& decode = log_.back();
   ASSERT_TRUE(decode.overrides_set);
   ASSERT_EQ(decode.overrides.size(), 1u);
-  EXPECT_EQ(decode.overrides[0].source.data, decode.destination);
+  EXPECT_EQ(decode.overrides[0].source.luma.data, decode.destination);
   EXPECT_EQ(decode.overrides[0].top_poc, 20);
   EXPECT_EQ(decode.overrides[0].fields, V4L2_H264_FRAME_REF);
   const CounterSnapshot counters = Emulator::instance().counters().snapshot();
@@ -148,7 +149,7 @@ TEST_F(DpbModesTest, AWrongPictureIsReadFromTheBufferTheTimestampNames) {
   reference(p, 0, 100, 1, 4);  // buffer 0 holds frame_num 0, POC 0
   EXPECT_FALSE(run(2, 300, p));
   ASSERT_EQ(log_.back().overrides.size(), 1u);
-  EXPECT_EQ(log_.back().overrides[0].source.data, memory_of_decode(0));
+  EXPECT_EQ(log_.back().overrides[0].source.luma.data, memory_of_decode(0));
   EXPECT_EQ(log_.back().overrides[0].top_poc, 4);
   // The buffer being overwritten, named by its old timestamp: vb2_find_buffer()
   // sees the new one, so the destination's address (its old content).
@@ -156,7 +157,7 @@ TEST_F(DpbModesTest, AWrongPictureIsReadFromTheBufferTheTimestampNames) {
   reference(self, 0, 100, 0, 0);
   EXPECT_FALSE(run(0, 400, self));
   ASSERT_EQ(log_.back().overrides.size(), 1u);
-  EXPECT_EQ(log_.back().overrides[0].source.data, log_.back().destination);
+  EXPECT_EQ(log_.back().overrides[0].source.luma.data, log_.back().destination);
   EXPECT_EQ(Emulator::instance().counters().snapshot().dpb_mismatches, 2u);
 }
 
@@ -180,7 +181,7 @@ TEST_F(DpbModesTest, RkvdecReadsTheDestinationForAnUnknownTimestamp) {
   reference(p, 0, 999, 0, 0);
   EXPECT_FALSE(run(1, 200, p));
   ASSERT_EQ(log_.back().overrides.size(), 1u);
-  EXPECT_EQ(log_.back().overrides[0].source.data, log_.back().destination);
+  EXPECT_EQ(log_.back().overrides[0].source.luma.data, log_.back().destination);
 }
 
 // cedrus_h264.c: a reference whose buffer is not found keeps reference-list
@@ -197,14 +198,14 @@ TEST_F(DpbModesTest, CedrusReadsFrameListPositionZero) {
   reference(third, 1, 999, 1, 4);
   EXPECT_FALSE(run(2, 300, third));
   ASSERT_EQ(log_.back().overrides.size(), 1u);
-  EXPECT_EQ(log_.back().overrides[0].source.data, memory_of_decode(0));
+  EXPECT_EQ(log_.back().overrides[0].source.luma.data, memory_of_decode(0));
   // Position 0 not in the frame list: the destination takes it (first free).
   v4l2_ctrl_h264_decode_params fourth = frame(3, 12);
   reference(fourth, 0, 200, 1, 4);
   reference(fourth, 1, 999, 2, 8);
   EXPECT_FALSE(run(3, 400, fourth));
   ASSERT_EQ(log_.back().overrides.size(), 1u);
-  EXPECT_EQ(log_.back().overrides[0].source.data, log_.back().destination);
+  EXPECT_EQ(log_.back().overrides[0].source.luma.data, log_.back().destination);
 }
 
 TEST(DpbPlanTest, CedrusPositionsFollowTheDriver) {

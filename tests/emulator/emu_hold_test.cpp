@@ -116,11 +116,11 @@ TEST_F(HoldFixture, RkvdecAndCedrusAdvertiseHoldOnlyAfterSettingTheOutputFormat)
     configure({profile});
     const int video = open_node("/dev/video0");
     v4l2_requestbuffers request{};
-    ASSERT_EQ(reqbufs(video, kOut, 1, &request), 0);
+    ASSERT_EQ(reqbufs(video, output_type_, 1, &request), 0);
     EXPECT_FALSE(request.capabilities & V4L2_BUF_CAP_SUPPORTS_M2M_HOLD_CAPTURE_BUF);
-    ASSERT_EQ(reqbufs(video, kOut, 0), 0);
+    ASSERT_EQ(reqbufs(video, output_type_, 0), 0);
     ASSERT_EQ(set_output_format(video, 176, 144), 0);
-    ASSERT_EQ(reqbufs(video, kOut, 1, &request), 0);
+    ASSERT_EQ(reqbufs(video, output_type_, 1, &request), 0);
     EXPECT_TRUE(request.capabilities & V4L2_BUF_CAP_SUPPORTS_M2M_HOLD_CAPTURE_BUF);
     close_fd(video);
   }

@@ -312,18 +312,27 @@ TEST_F(RulesTest, MmapRules) {
   ::munmap(good, plane.length);
 }
 
-// QUERYBUF/QBUF: m.planes must be given (EFAULT) with 1..VIDEO_MAX_PLANES entries (EINVAL).
+// QUERYBUF/QBUF: check_array_args() copies a plane array of 1..VIDEO_MAX_PLANES
+// entries (EFAULT when it is missing, EINVAL beyond 8); vb2's
+// __verify_planes_array() then wants an array (EINVAL) at least as long as
+// the buffer's planes (EINVAL).
 TEST_F(RulesTest, PlanesArrayIsVerified) {
   const int video = open_node("/dev/video0");
   ASSERT_EQ(reqbufs(video, kCap, 1), 0);
   v4l2_buffer buffer{};
   buffer.type = kCap;
   buffer.memory = V4L2_MEMORY_MMAP;
+  buffer.length = 1;
   EXPECT_EQ(xioctl(video, VIDIOC_QUERYBUF, &buffer), -EFAULT);
-  v4l2_plane plane{};
-  buffer.m.planes = &plane;
   buffer.length = 0;
   EXPECT_EQ(xioctl(video, VIDIOC_QUERYBUF, &buffer), -EINVAL);
+  v4l2_plane planes[VIDEO_MAX_PLANES + 1]{};
+  buffer.m.planes = planes;
+  EXPECT_EQ(xioctl(video, VIDIOC_QUERYBUF, &buffer), -EINVAL);
+  buffer.length = VIDEO_MAX_PLANES + 1;
+  EXPECT_EQ(xioctl(video, VIDIOC_QUERYBUF, &buffer), -EINVAL);
+  buffer.length = 1;
+  EXPECT_EQ(xioctl(video, VIDIOC_QUERYBUF, &buffer), 0);
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ ControlTable::ControlTable(const HardwareProfile& profile) : profile_(profile) {
   if (profile.h264_level_max)
     defs_.push_back(menu(V4L2_CID_MPEG_VIDEO_H264_LEVEL, "H264 Level",
                          V4L2_MPEG_VIDEO_H264_LEVEL_1_0, *profile.h264_level_max,
-                         V4L2_MPEG_VIDEO_H264_LEVEL_1_0, 0));
+                         profile.h264_level_def, 0));
   defs_.push_back(class_control(V4L2_CID_CODEC_STATELESS_CLASS, "Stateless Codec Controls"));
   defs_.push_back(menu(V4L2_CID_STATELESS_H264_DECODE_MODE, "H264 Decode Mode",
                        profile.decode_mode_min, profile.decode_mode_max, profile.decode_mode_def, 0));
@@ -380,6 +380,8 @@ int validate_for_driver(uint32_t id, const void* payload, const ValidationContex
   if (id != V4L2_CID_STATELESS_H264_SPS || !context.profile) return 0;
   const auto* sps = static_cast<const v4l2_ctrl_h264_sps*>(payload);
   switch (context.profile->sps_check) {
+    case SpsCheck::Mediatek:  // no try_ctrl: mtk_vdec_s_ctrl() checks when the SPS is applied
+      return 0;
     case SpsCheck::Hantro:  // hantro_try_ctrl()
     case SpsCheck::Rkvdec:  // rkvdec_h264_validate_sps()
       if (sps->chroma_format_idc > 1) return -EINVAL;

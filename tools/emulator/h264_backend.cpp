@@ -130,74 +130,62 @@ PictureGeometry geometry_of(const v4l2_ctrl_h264_sps& sps) {
 }
 
 // Writes rows of the luma plane or of the interleaved chroma plane, in the
-// target's layout. `row_bytes` holds one row of `width` bytes.
+// target's layout (capture_layout.h). `row_bytes` holds one row of `width` bytes.
 class PlaneWriter {
  public:
-  PlaneWriter(const CaptureTarget& target, size_t plane_offset)
-      : target_(target), plane_(target.data + plane_offset) {}
+  PlaneWriter(const CaptureTarget& target, PlaneKind kind)
+      : target_(target),
+        kind_(kind),
+        plane_(kind == PlaneKind::Luma ? target.luma.data : target.chroma.data) {}
 
   void write_row(uint32_t row, const uint8_t* row_bytes, uint32_t width) const {
-    if (target_.layout == CaptureLayout::NV12) {
-      std::memcpy(plane_ + static_cast<size_t>(row) * target_.bytesperline, row_bytes, width);
-      return;
-    }
-    // V4L2_PIX_FMT_NV12_32L32 (pixfmt-yuv-planar "Tiled NV12"): 32x32-byte
-    // tiles stored one after another, left to right then top to bottom; the
-    // chroma plane uses the same tiling as the luma plane.
-    const size_t tiles_per_row = target_.bytesperline / 32;
-    const size_t tile_row_base = (row / 32) * tiles_per_row * 1024 + (row % 32) * 32;
-    for (uint32_t x = 0; x < width; x += 32) {
-      const size_t tile_offset = tile_row_base + static_cast<size_t>(x / 32) * 1024;
-      std::memcpy(plane_ + tile_offset, row_bytes + x, std::min<uint32_t>(32, width - x));
-    }
+    write_plane_row(target_.layout, kind_, plane_, target_.bytesperline, row, row_bytes, width);
   }
 
  private:
   const CaptureTarget& target_;
+  PlaneKind kind_;
   uint8_t* plane_;
 };
 
-// Reads `width` bytes of row `row` of the plane at `plane_offset`, in the
-// target's layout (the inverse of PlaneWriter::write_row). Bytes outside
-// the buffer read as 0.
-void read_capture_row(const CaptureTarget& source, size_t plane_offset, uint32_t row, uint8_t* out,
+// Reads `width` bytes of row `row` of one plane of `source`, in its layout
+// (the inverse of PlaneWriter::write_row). Bytes outside the buffer read as 0.
+void read_capture_row(const CaptureTarget& source, PlaneKind kind, uint32_t row, uint8_t* out,
                       uint32_t width) {
-  auto copy = [&](size_t offset, uint8_t* to, size_t count) {
-    const size_t start = plane_offset + offset;
-    const size_t available = start < source.size ? std::min(count, source.size - start) : 0;
-    if (available) std::memcpy(to, source.data + start, available);
-    std::memset(to + available, 0, count - available);
-  };
-  if (source.layout == CaptureLayout::NV12) {
-    copy(static_cast<size_t>(row) * source.bytesperline, out, width);
-    return;
+  const CapturePlane& plane = kind == PlaneKind::Luma ? source.luma : source.chroma;
+  const TileShape tile = tile_shape(source.layout, kind);
+  const uint32_t run_length = tile.width == 1 ? width : tile.width;
+  for (uint32_t x = 0; x < width; x += run_length) {
+    const size_t count = std::min(run_length, width - x);
+    const size_t start = plane_offset(source.layout, kind, source.bytesperline, x, row);
+    const size_t available =
+        plane.data && start < plane.size ? std::min(count, plane.size - start) : 0;
+    if (available) std::memcpy(out + x, plane.data + start, available);
+    std::memset(out + x + available, 0, count - available);
   }
-  const size_t tiles_per_row = source.bytesperline / 32;
-  const size_t tile_row_base = (row / 32) * tiles_per_row * 1024 + (row % 32) * 32;
-  for (uint32_t x = 0; x < width; x += 32)
-    copy(tile_row_base + static_cast<size_t>(x / 32) * 1024, out + x, std::min<uint32_t>(32, width - x));
-}
-
-size_t plane_bytes_needed(const CaptureTarget& target, uint32_t rows) {
-  if (target.layout == CaptureLayout::NV12)
-    return rows == 0 ? 0 : static_cast<size_t>(rows - 1) * target.bytesperline + target.width;
-  return static_cast<size_t>((rows + 31) / 32) * 32 * target.bytesperline;
 }
 
 std::string check_target(const CaptureTarget& target, const PictureGeometry& picture) {
-  if (!target.data) return "CAPTURE buffer has no mapping";
+  if (!target.luma.data || !target.chroma.data) return "CAPTURE buffer has no mapping";
   if (target.width < picture.width || target.height < picture.height)
     return "CAPTURE format " + std::to_string(target.width) + "x" + std::to_string(target.height) +
            " is smaller than the coded picture " + std::to_string(picture.width) + "x" +
            std::to_string(picture.height);
   if (target.bytesperline < target.width) return "CAPTURE bytesperline is below the width";
-  if (target.layout == CaptureLayout::NV12_32L32 && target.bytesperline % 32 != 0)
-    return "NV12_32L32 needs bytesperline aligned to 32";
-  if (target.chroma_offset < plane_bytes_needed(target, target.height))
+  if (!pitch_fits(target.layout, target.bytesperline))
+    return "CAPTURE bytesperline " + std::to_string(target.bytesperline) +
+           " is not a whole number of tiles";
+  const size_t luma = plane_extent(target.layout, PlaneKind::Luma, target.bytesperline,
+                                   target.width, target.height);
+  const size_t chroma = plane_extent(target.layout, PlaneKind::Chroma, target.bytesperline,
+                                     target.width, (target.height + 1) / 2);
+  if (target.luma.size < luma) return "CAPTURE buffer too small for its luma plane";
+  if (target.chroma.size < chroma) return "CAPTURE buffer too small for its chroma plane";
+  // One memory plane: the chroma plane must start after the luma plane.
+  if (target.chroma.data >= target.luma.data &&
+      target.chroma.data < target.luma.data + target.luma.size &&
+      static_cast<size_t>(target.chroma.data - target.luma.data) < luma)
     return "CAPTURE chroma plane overlaps the luma plane";
-  if (target.chroma_offset > target.size ||
-      target.size - target.chroma_offset < plane_bytes_needed(target, (target.height + 1) / 2))
-    return "CAPTURE buffer too small for its chroma plane";
   return {};
 }
 
@@ -314,9 +302,9 @@ class LibavH264Backend final : public H264Backend {
     const v4l2_ctrl_h264_sps& sps = controls.sps;
     if (sps.chroma_format_idc > 1)
       return "chroma_format_idc " + std::to_string(sps.chroma_format_idc) +
-             " does not fit the emulated NV12 CAPTURE format";
+             " does not fit the emulated 8-bit 4:2:0 CAPTURE formats";
     if (sps.bit_depth_luma_minus8 != 0 || sps.bit_depth_chroma_minus8 != 0)
-      return "bit depth above 8 does not fit the emulated NV12 CAPTURE format";
+      return "bit depth above 8 does not fit the emulated 8-bit 4:2:0 CAPTURE formats";
     const PictureGeometry geometry = geometry_of(sps);
     if (std::string error = check_target(target, geometry); !error.empty()) return error;
 
@@ -455,16 +443,17 @@ class LibavH264Backend final : public H264Backend {
     return saved;
   }
 
-  // NV12 (or NV12_32L32) CAPTURE memory into a libavcodec I420 picture.
+  // CAPTURE memory (NV12, NV12_32L32 or MM21) into a libavcodec I420 picture.
   static void read_from_capture(const CaptureTarget& source, DecoderPicture& picture) {
     const uint32_t width = std::min<uint32_t>(source.width, static_cast<uint32_t>(picture.width));
     const uint32_t height = std::min<uint32_t>(source.height, static_cast<uint32_t>(picture.height));
     for (uint32_t y = 0; y < height; ++y)
-      read_capture_row(source, 0, y, picture.data[0] + static_cast<ptrdiff_t>(y) * picture.linesize[0], width);
+      read_capture_row(source, PlaneKind::Luma, y,
+                       picture.data[0] + static_cast<ptrdiff_t>(y) * picture.linesize[0], width);
     if (!picture.data[1] || !picture.data[2]) return;
     std::vector<uint8_t> interleaved(width);
     for (uint32_t y = 0; y < height / 2; ++y) {
-      read_capture_row(source, source.chroma_offset, y, interleaved.data(), width);
+      read_capture_row(source, PlaneKind::Chroma, y, interleaved.data(), width);
       uint8_t* cb = picture.data[1] + static_cast<ptrdiff_t>(y) * picture.linesize[1];
       uint8_t* cr = picture.data[2] + static_cast<ptrdiff_t>(y) * picture.linesize[2];
       for (uint32_t x = 0; x < width / 2; ++x) {
@@ -618,11 +607,11 @@ class LibavH264Backend final : public H264Backend {
       return (line % 2 == parity) ? line : line + 1;
     };
 
-    const PlaneWriter luma(target, 0);
+    const PlaneWriter luma(target, PlaneKind::Luma);
     for (uint32_t y = first_of_parity(lines.begin); y < lines.end; y += line_step)
       luma.write_row(y, picture.data[0] + static_cast<ptrdiff_t>(y) * picture.linesize[0], geometry.width);
 
-    const PlaneWriter chroma(target, target.chroma_offset);
+    const PlaneWriter chroma(target, PlaneKind::Chroma);
     std::vector<uint8_t> interleaved(geometry.width);
     const uint32_t chroma_end = std::min((lines.end + 1) / 2, geometry.height / 2);
     // Chroma lines of a field alternate like its luma lines.

@@ -15,11 +15,12 @@
 
 #include <linux/v4l2-controls.h>
 
+#include "capture_layout.h"
+
 namespace emu {
 
 enum class DecodeMode { SliceBased, FrameBased };   // V4L2_STATELESS_H264_DECODE_MODE_*
 enum class StartCode { None, AnnexB };              // V4L2_STATELESS_H264_START_CODE_*
-enum class CaptureLayout { NV12, NV12_32L32 };      // linear NV12, or Cedrus' 32x32 tiles
 
 // Everything the request set, already validated by the device model.
 struct H264RequestControls {
@@ -31,15 +32,21 @@ struct H264RequestControls {
   std::optional<v4l2_ctrl_h264_pred_weights> pred_weights;     // slice-based mode
 };
 
-// The CAPTURE buffer that receives the picture (both planes in one mapping,
-// as the emulator's CAPTURE format is single-memory-plane NV12).
-struct CaptureTarget {
+// One plane of the picture in CAPTURE memory.
+struct CapturePlane {
   uint8_t* data = nullptr;
-  size_t size = 0;
+  size_t size = 0;  // bytes available from `data`
+};
+
+// The CAPTURE buffer that receives the picture. The luma and the
+// interleaved CbCr plane lie in one memory plane (NV12, NV12_32L32: `chroma`
+// points into the same mapping) or in two (MM21).
+struct CaptureTarget {
+  CapturePlane luma;
+  CapturePlane chroma;
   uint32_t width = 0;          // coded width in pixels (from the CAPTURE format)
   uint32_t height = 0;         // coded height in lines
   uint32_t bytesperline = 0;   // luma and chroma pitch
-  size_t chroma_offset = 0;    // byte offset of the interleaved CbCr plane
   CaptureLayout layout = CaptureLayout::NV12;
 };
 

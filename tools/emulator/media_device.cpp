@@ -45,7 +45,7 @@ EmulatedDevice::EmulatedDevice(unsigned index, const HardwareProfile& profile, E
   // builds: source I/O entity -> decoder entity -> sink I/O entity, and the
   // video devnode interface linked to both I/O entities.
   uint32_t next_id = 0;
-  const std::string base(profile.card);
+  const std::string base(profile.video_name);
   auto add_entity = [&](const std::string& name, uint32_t function) {
     media_v2_entity entity{};
     entity.id = gobj_id(kGraphEntity, ++next_id);
@@ -96,7 +96,7 @@ int EmulatedDevice::device_info(media_device_info& info) const {
   std::memset(&info, 0, sizeof(info));
   copy_string(info.driver, profile_.driver);
   copy_string(info.model, profile_.model);
-  copy_string(info.bus_info, "platform:" + std::string(profile_.driver));
+  copy_string(info.bus_info, profile_.bus_info);
   info.media_version = kEmulatedKernelVersion;
   info.driver_version = kEmulatedKernelVersion;
   return 0;

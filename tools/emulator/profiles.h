@@ -12,10 +12,14 @@
 namespace emu {
 
 enum class SpsCheck {
-  Hantro,  // hantro_try_ctrl: 4:0:0/4:2:0, 8-bit, equal luma/chroma depth
-  Rkvdec,  // rkvdec_h264_validate_sps: as hantro, plus SPS size <= OUTPUT format
-  Cedrus,  // cedrus_try_ctrl: 4:2:0 only, 8-bit
+  Hantro,    // hantro_try_ctrl: 4:0:0/4:2:0, 8-bit, equal luma/chroma depth
+  Rkvdec,    // rkvdec_h264_validate_sps: as hantro, plus SPS size <= OUTPUT format
+  Cedrus,    // cedrus_try_ctrl: 4:2:0 only, 8-bit
+  Mediatek,  // no try_ctrl; mtk_vdec_s_ctrl() checks the bit depths when the SPS is set
 };
+
+// struct video_device.device_caps: V4L2_CAP_VIDEO_M2M_MPLANE or V4L2_CAP_VIDEO_M2M.
+enum class PlanesApiKind { Multiplanar, SinglePlanar };
 
 enum class OutputFmtBusyRule {
   // hantro_set_fmt_out (decoder): EBUSY only while OUTPUT streams and the
@@ -38,38 +42,49 @@ enum class HoldCaptureSupport {
   // to H264_SLICE sets the flag (their open-time reset does not, or resets
   // to MPEG2_SLICE on Cedrus).
   AfterOutputFormatSet,
+  // mtk-vcodec never sets the flag on its OUTPUT queue.
+  Never,
 };
 
-// How a driver sizes its CAPTURE (decoded) format from the OUTPUT size.
-enum class CaptureSizing {
-  // v4l2_fill_pixfmt_mp() on the frmsize-aligned size, plus the driver's
-  // per-macroblock extra bytes (hantro_try_fmt, rkvdec_reset_decoded_fmt).
+// Whose format ioctls (ENUM_FMT, G/S/TRY_FMT, ENUM_FRAMESIZES) and queue
+// sizes the device has: codec_driver.cpp models each.
+enum class FormatRules {
+  // hantro_v4l2.c / rkvdec.c: v4l2_fill_pixfmt_mp() on the frmsize-aligned
+  // size, plus the driver's per-macroblock extra bytes.
   FillPixfmt,
-  // cedrus_prepare_format(): NV12 16-aligned stride and height; NV12_32L32
-  // 32-aligned stride and height, chroma plane of ALIGN(height, 64) / 2 lines.
+  // cedrus_video.c: cedrus_prepare_format(), variant format lists.
   Cedrus,
+  // mtk_vcodec_dec.c + mtk_vcodec_dec_stateless.c + vdec_h264_req_if.c:
+  // MM21 sized from the picture info, the instance state machine.
+  Mediatek,
 };
 
 struct HardwareProfile {
   std::string_view name;         // V4L2_EMU_PROFILE value
   std::string_view driver;       // QUERYCAP driver / MEDIA_IOC_DEVICE_INFO driver
-  std::string_view card;         // QUERYCAP card (the video_device name)
+  std::string_view card;         // QUERYCAP card
+  std::string_view video_name;   // video_device.name: the media entities' name prefix
   std::string_view model;        // media device model
+  std::string_view bus_info;     // QUERYCAP and MEDIA_IOC_DEVICE_INFO bus_info
+  PlanesApiKind planes_api;
   uint32_t min_width, max_width, min_height, max_height, step;  // H264_SLICE frmsize
   bool enum_framesizes;          // VIDIOC_ENUM_FRAMESIZES implemented (cedrus: ENOTTY)
   // OUTPUT sizeimage floor (cedrus: SZ_1K). 0: the hantro/rkvdec rule, a
   // zero sizeimage becomes width * height * 2.
   uint32_t coded_min_sizeimage;
-  uint32_t capture_pixelformat;  // linear V4L2_PIX_FMT_NV12, the default when offered
-  // A tiled format offered after it (cedrus: V4L2_PIX_FMT_NV12_32L32), 0 if none.
-  // Cedrus variants without CEDRUS_CAPABILITY_UNTILED offer only this one.
+  // Linear V4L2_PIX_FMT_NV12, the default when offered; 0 if never (mtk).
+  uint32_t capture_pixelformat;
+  // A tiled format offered after it (cedrus: V4L2_PIX_FMT_NV12_32L32; mtk:
+  // V4L2_PIX_FMT_MM21, its only one), 0 if none. Cedrus variants without
+  // CEDRUS_CAPABILITY_UNTILED offer only this one.
   uint32_t tiled_capture_pixelformat;
-  CaptureSizing capture_sizing;
+  FormatRules format_rules;
   int32_t decode_mode_min, decode_mode_max, decode_mode_def;  // V4L2_STATELESS_H264_DECODE_MODE_*
   int32_t start_code_min, start_code_max, start_code_def;     // V4L2_STATELESS_H264_START_CODE_*
   int32_t h264_profile_min, h264_profile_max, h264_profile_def;
   uint64_t h264_profile_skip_mask;
   std::optional<int32_t> h264_level_max;  // level menu present when set (min 1.0)
+  int32_t h264_level_def;
   bool slice_controls;        // SLICE_PARAMS + PRED_WEIGHTS exist (slice-based hw)
   HoldCaptureSupport hold_capture;
   bool one_buffer_per_request;  // request_validate: >1 buffer -> EINVAL at QUEUE
@@ -79,6 +94,9 @@ struct HardwareProfile {
   // (motion vectors) and as a fixed tail: hantro_h264_mv_size, rkvdec 128/MB.
   uint32_t capture_extra_per_mb;
   uint32_t capture_extra_fixed;
+  // vb2_queue.allow_cache_hints: REQBUFS/CREATE_BUFS report
+  // V4L2_BUF_CAP_SUPPORTS_MMAP_CACHE_HINTS (mtk_vcodec_dec_queue_init).
+  bool mmap_cache_hints;
 };
 
 const HardwareProfile* find_profile(std::string_view name);

@@ -50,8 +50,13 @@ int Request::queue() {
   if (state_ != State::Idle) return -EBUSY;
   // vb2_request_validate(): a request without a buffer is ENOENT.
   if (buffers_.empty()) return -ENOENT;
-  // rkvdec_request_validate() / cedrus_request_validate(): one buffer only.
+  // rkvdec_request_validate() / cedrus_request_validate() /
+  // fops_media_request_validate() (mtk): one buffer only.
   if (device_->profile().one_buffer_per_request && buffers_.size() > 1) return -EINVAL;
+  // vb2_request_validate() prepares each buffer (the driver's buf_prepare).
+  for (const auto& bound : buffers_)
+    if (auto instance = bound.instance.lock())
+      if (const int ret = instance->request_validate(bound.index)) return ret;
   state_ = State::Queued;
   device_->emulator().counters().request_queued();
   for (const auto& bound : std::vector<BoundBuffer>(buffers_))

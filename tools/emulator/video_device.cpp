@@ -25,49 +25,37 @@ namespace {
 
 constexpr uint32_t kMaxBuffers = 32;              // vb2's default max_num_buffers
 constexpr off_t kCaptureCookieBase = 1ll << 30;   // v4l2-mem2mem.c DST_QUEUE_OFF_BASE
-constexpr int kCookieShift = 16;                  // one 64 KiB-aligned cookie per buffer
-constexpr uint32_t kCodedMaxDepth = 2;            // hantro_fmt.max_depth of H264_SLICE
+// __setup_offsets() in videobuf2-core.c: (buffer index << PLANE_INDEX_SHIFT)
+// + (plane << PAGE_SHIFT), PLANE_INDEX_SHIFT = PAGE_SHIFT + 3.
+constexpr int kPageShift = 12;
+constexpr int kPlaneIndexShift = kPageShift + 3;
 constexpr uint32_t kFrameFlags =
     V4L2_BUF_FLAG_KEYFRAME | V4L2_BUF_FLAG_PFRAME | V4L2_BUF_FLAG_BFRAME;
 
 std::atomic<uint64_t> next_serial{1};
 
-// clamp_align() in v4l2-common.c: clamp to the aligned range, round to nearest.
-uint32_t clamp_align(uint32_t x, uint32_t min, uint32_t max, uint32_t align_log2) {
-  const uint32_t mask = ~((1u << align_log2) - 1);
-  x = std::clamp(x, (min + ~mask) & mask, max & mask);
-  if (align_log2) x = (x + (1u << (align_log2 - 1))) & mask;
-  return x;
+uint32_t mmap_cookie(bool capture, uint32_t index, uint32_t plane) {
+  return static_cast<uint32_t>((capture ? kCaptureCookieBase : 0) +
+                               (static_cast<off_t>(index) << kPlaneIndexShift) +
+                               (static_cast<off_t>(plane) << kPageShift));
 }
 
-uint32_t log2_of(uint32_t step) {
-  uint32_t bits = 0;
-  while ((1u << (bits + 1)) <= step) ++bits;
-  return bits;
-}
-
-uint32_t align_up(uint32_t x, uint32_t a) { return (x + a - 1) / a * a; }
-
-// __verify_planes_array() in videobuf2-v4l2.c.
-int verify_planes(const v4l2_buffer& buffer) {
-  if (!buffer.m.planes) return -EFAULT;
-  if (buffer.length < 1 || buffer.length > VIDEO_MAX_PLANES) return -EINVAL;
-  return 0;
-}
-
-// The CAPTURE buffer as the backend sees it: its memory in the CAPTURE format.
-CaptureTarget capture_target(SharedMemory& memory, const v4l2_pix_format_mplane& format) {
+// A CAPTURE buffer as the backend sees it: its memory planes in the layout
+// of the CAPTURE format. Empty planes when the buffer cannot hold the layout.
+CaptureTarget capture_target(const std::vector<std::shared_ptr<SharedMemory>>& planes,
+                             const PictureLayout& picture) {
   CaptureTarget target;
-  target.data = memory.mapping.data();
-  target.size = memory.mapping.size();
-  target.width = format.width;
-  target.height = format.height;
-  target.bytesperline = format.plane_fmt[0].bytesperline;
-  target.layout = format.pixelformat == V4L2_PIX_FMT_NV12_32L32 ? CaptureLayout::NV12_32L32
-                                                                 : CaptureLayout::NV12;
-  target.chroma_offset =
-      static_cast<size_t>(target.bytesperline) *
-      (target.layout == CaptureLayout::NV12_32L32 ? align_up(format.height, 32) : format.height);
+  target.width = picture.width;
+  target.height = picture.height;
+  target.bytesperline = picture.bytesperline;
+  target.layout = picture.layout;
+  if (planes.empty() || picture.chroma_plane >= planes.size() ||
+      picture.chroma_offset > planes[picture.chroma_plane]->mapping.size())
+    return target;
+  const Mapping& luma = planes[0]->mapping;
+  const Mapping& chroma = planes[picture.chroma_plane]->mapping;
+  target.luma = {luma.data(), luma.size()};
+  target.chroma = {chroma.data() + picture.chroma_offset, chroma.size() - picture.chroma_offset};
   return target;
 }
 
@@ -128,19 +116,17 @@ M2mInstance::M2mInstance(std::shared_ptr<EmulatedDevice> device, UniqueFd signal
     : device_(std::move(device)),
       emulator_(device_->emulator()),
       serial_(next_serial++),
+      planes_(device_->profile().planes_api == PlanesApiKind::SinglePlanar
+                  ? PlanesApi::single_planar()
+                  : PlanesApi::multiplanar()),
+      driver_(CodecDriver::create(device_->profile(), emulator_.config().cedrus_tiled)),
       current_controls_(device_->controls().defaults()),
       signal_sender_(std::move(signal_sender)),
       client_end_(std::move(client_end)) {
-  output_.type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
-  capture_.type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
-  // The drivers start with their coded format at the minimum frame size.
-  v4l2_format initial{};
-  initial.type = output_.type;
-  initial.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_H264_SLICE;
-  try_fmt(initial);
-  output_.format = initial.fmt.pix_mp;
-  derive_capture_format();
-  hold_capture_supported_ = device_->profile().hold_capture == HoldCaptureSupport::FromOpen;
+  output_.type = planes_.output_type();
+  output_.direction = Direction::Output;
+  capture_.type = planes_.capture_type();
+  capture_.direction = Direction::Capture;
 }
 
 M2mInstance::~M2mInstance() {
@@ -156,10 +142,16 @@ M2mInstance::~M2mInstance() {
   device_->changed.notify_all();
 }
 
+// A type of the other planes API, or no video type at all, is EINVAL in
+// every ioctl (check_fmt() in v4l2-ioctl.c, or vb2's type checks).
 M2mInstance::Queue* M2mInstance::queue_for(uint32_t type) {
   if (type == output_.type) return &output_;
   if (type == capture_.type) return &capture_;
   return nullptr;
+}
+
+QueueBusy M2mInstance::queue_busy() const {
+  return {output_.streaming, !output_.buffers.empty(), !capture_.buffers.empty()};
 }
 
 uint64_t M2mInstance::to_ns(const timeval& tv) {
@@ -168,7 +160,7 @@ uint64_t M2mInstance::to_ns(const timeval& tv) {
 }
 
 ValidationContext M2mInstance::validation_context() const {
-  return {&device_->profile(), output_.format.width, output_.format.height};
+  return {&device_->profile(), driver_->coded_width(), driver_->coded_height()};
 }
 
 int M2mInstance::ioctl(int fd, unsigned long request, void* arg) {
@@ -225,191 +217,94 @@ int M2mInstance::querycap(v4l2_capability& cap) const {
                sizeof(cap.driver) - 1);
   std::strncpy(reinterpret_cast<char*>(cap.card), std::string(profile.card).c_str(),
                sizeof(cap.card) - 1);
-  std::strncpy(reinterpret_cast<char*>(cap.bus_info),
-               ("platform:" + std::string(profile.driver)).c_str(), sizeof(cap.bus_info) - 1);
+  std::strncpy(reinterpret_cast<char*>(cap.bus_info), std::string(profile.bus_info).c_str(),
+               sizeof(cap.bus_info) - 1);
   cap.version = kEmulatedKernelVersion;
-  cap.device_caps = V4L2_CAP_VIDEO_M2M_MPLANE | V4L2_CAP_STREAMING;
+  // v4l_querycap(): the video_device's caps, plus V4L2_CAP_EXT_PIX_FORMAT in both fields.
+  cap.device_caps = planes_.device_caps() | V4L2_CAP_EXT_PIX_FORMAT;
   cap.capabilities = cap.device_caps | V4L2_CAP_DEVICE_CAPS;
   return 0;
 }
 
 int M2mInstance::enum_fmt(v4l2_fmtdesc& desc) const {
+  const Queue* queue = const_cast<M2mInstance*>(this)->queue_for(desc.type);
+  if (!queue) return -EINVAL;
+  // v4l_enum_fmt(): memset_after(p, 0, type) (no V4L2_CAP_IO_MC: mbus_code 0 too).
   const uint32_t index = desc.index, type = desc.type;
-  if (index != 0 && type != V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE) return -EINVAL;
   std::memset(&desc, 0, sizeof(desc));
   desc.index = index;
   desc.type = type;
-  const char* description = nullptr;
-  if (type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE) {
-    desc.pixelformat = V4L2_PIX_FMT_H264_SLICE;
-    desc.flags = V4L2_FMT_FLAG_COMPRESSED;
-    description = "H.264 Parsed Slice Data";
-  } else if (type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE) {
-    const std::vector<uint32_t> formats = capture_formats();
-    if (index >= formats.size()) return -EINVAL;
-    desc.pixelformat = formats[index];
-    description = desc.pixelformat == V4L2_PIX_FMT_NV12 ? "Y/UV 4:2:0" : "Y/UV 4:2:0 (32x32 Linear)";
-  } else {
-    return -EINVAL;
-  }
-  std::strncpy(reinterpret_cast<char*>(desc.description), description, sizeof(desc.description) - 1);
+  if (const int ret = driver_->enum_fmt(queue->direction, index, desc.pixelformat)) return ret;
+  describe_format(desc.pixelformat, desc);
   return 0;
 }
 
 int M2mInstance::get_fmt(v4l2_format& format) {
   Queue* queue = queue_for(format.type);
   if (!queue) return -EINVAL;
-  format.fmt.pix_mp = queue->format;
+  v4l2_pix_format_mplane pix{};  // v4l_g_fmt(): memset(&p->fmt, 0, ...)
+  driver_->get_fmt(queue->direction, pix);
+  planes_.write_format(pix, format);
   return 0;
 }
 
-// hantro_try_fmt(): the coded side takes the requested size within the
-// frmsize limits; the CAPTURE side ignores its size and takes OUTPUT's.
 int M2mInstance::try_fmt(v4l2_format& format) const {
-  const HardwareProfile& profile = device_->profile();
-  v4l2_pix_format_mplane& pix = format.fmt.pix_mp;
-  const bool capture = format.type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
-  if (!capture && format.type != V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE) return -EINVAL;
-  if (capture) {
-    // hantro_try_fmt / cedrus_find_format: an unknown format becomes the first.
-    const std::vector<uint32_t> formats = capture_formats();
-    if (std::find(formats.begin(), formats.end(), pix.pixelformat) == formats.end())
-      pix.pixelformat = formats.front();
-    pix.width = output_.format.width;
-    pix.height = output_.format.height;
-    pix.colorspace = output_.format.colorspace;
-    pix.ycbcr_enc = output_.format.ycbcr_enc;
-    pix.xfer_func = output_.format.xfer_func;
-    pix.quantization = output_.format.quantization;
-  } else {
-    pix.pixelformat = V4L2_PIX_FMT_H264_SLICE;
-  }
-  pix.field = V4L2_FIELD_NONE;
-  pix.num_planes = 1;
-  // v4l2_apply_frmsize_constraints() with the H264_SLICE frmsize.
-  pix.width = clamp_align(pix.width, profile.min_width, profile.max_width, log2_of(profile.step));
-  pix.height = clamp_align(pix.height, profile.min_height, profile.max_height, log2_of(profile.step));
-  std::memset(pix.reserved, 0, sizeof(pix.reserved));
-  v4l2_plane_pix_format& plane = pix.plane_fmt[0];
-  std::memset(plane.reserved, 0, sizeof(plane.reserved));
-  if (capture && profile.capture_sizing == CaptureSizing::Cedrus) {
-    // cedrus_prepare_format(): the aligned height becomes the format's height.
-    if (pix.pixelformat == V4L2_PIX_FMT_NV12_32L32) {
-      plane.bytesperline = align_up(pix.width, 32);
-      pix.height = align_up(pix.height, 32);
-      plane.sizeimage = plane.bytesperline * pix.height + plane.bytesperline * align_up(pix.height, 64) / 2;
-    } else {
-      plane.bytesperline = align_up(pix.width, 16);
-      pix.height = align_up(pix.height, 16);
-      plane.sizeimage = plane.bytesperline * pix.height * 3 / 2;
-    }
-  } else if (capture) {
-    // v4l2_fill_pixfmt_mp() plus the driver's per-macroblock extra data.
-    const uint32_t mbs = ((pix.width + 15) / 16) * ((pix.height + 15) / 16);
-    if (pix.pixelformat == V4L2_PIX_FMT_NV12_32L32) {
-      plane.bytesperline = align_up(pix.width, 32);
-      plane.sizeimage = plane.bytesperline * align_up(pix.height, 32) * 3 / 2;
-    } else {
-      plane.bytesperline = pix.width;
-      plane.sizeimage = pix.width * pix.height * 3 / 2;
-    }
-    plane.sizeimage += profile.capture_extra_per_mb * mbs + profile.capture_extra_fixed;
-  } else {
-    plane.bytesperline = 0;
-    if (profile.coded_min_sizeimage) {
-      // cedrus_prepare_format(): "Choose some minimum size since this can't be 0".
-      plane.sizeimage = std::max(plane.sizeimage, profile.coded_min_sizeimage);
-    } else if (plane.sizeimage == 0) {
-      // hantro/rkvdec: a zero sizeimage on the coded side means "the maximum frame size".
-      plane.sizeimage = pix.width * pix.height * kCodedMaxDepth;
-    }
-  }
+  const Queue* queue = const_cast<M2mInstance*>(this)->queue_for(format.type);
+  if (!queue) return -EINVAL;
+  v4l2_pix_format_mplane pix = planes_.read_format(format);
+  if (const int ret = driver_->try_fmt(queue->direction, pix)) return ret;
+  planes_.write_format(pix, format);
   return 0;
-}
-
-// hantro_reset_raw_fmt / rkvdec_reset_decoded_fmt / cedrus_reset_cap_format:
-// setting the OUTPUT format resets CAPTURE to the default format and its size.
-void M2mInstance::derive_capture_format() {
-  v4l2_format format{};
-  format.type = capture_.type;
-  format.fmt.pix_mp.pixelformat = capture_formats().front();
-  try_fmt(format);
-  capture_.format = format.fmt.pix_mp;
 }
 
 int M2mInstance::set_fmt(v4l2_format& format) {
-  const HardwareProfile& profile = device_->profile();
-  if (const int ret = try_fmt(format)) return ret;
-  const v4l2_pix_format_mplane& pix = format.fmt.pix_mp;
-  if (format.type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE) {
-    const bool format_changes = pix.pixelformat != output_.format.pixelformat;
-    if (profile.output_fmt_busy == OutputFmtBusyRule::HantroLenient) {
-      // hantro_set_fmt_out(): a decoder admits resolution changes unless it
-      // streams with another pixel format.
-      if (output_.streaming && format_changes) return -EBUSY;
-    } else {
-      // dev-stateless-decoder.rst / rkvdec_s_output_fmt(): S_FMT(OUTPUT) resets
-      // the CAPTURE format, so it is EBUSY while either queue holds buffers.
-      if (output_.streaming || (!output_.buffers.empty() && format_changes)) return -EBUSY;
-      if (!capture_.buffers.empty()) return -EBUSY;
-    }
-    output_.format = pix;
-    derive_capture_format();
-    // hantro_update_requires_hold_capture_buf(), rkvdec_s_output_fmt(),
-    // cedrus_s_fmt_vid_out_p(): H264_SLICE supports holding CAPTURE buffers.
-    hold_capture_supported_ = true;
-    return 0;
-  }
-  // rkvdec_s_capture_fmt() / cedrus: EBUSY once CAPTURE has buffers (vb2_is_busy).
-  if (profile.output_fmt_busy == OutputFmtBusyRule::Strict && !capture_.buffers.empty())
-    return -EBUSY;
-  capture_.format = pix;
+  Queue* queue = queue_for(format.type);
+  if (!queue) return -EINVAL;
+  v4l2_pix_format_mplane pix = planes_.read_format(format);
+  if (const int ret = driver_->set_fmt(queue->direction, pix, queue_busy())) return ret;
+  planes_.write_format(pix, format);
   return 0;
 }
 
 int M2mInstance::enum_framesizes(v4l2_frmsizeenum& sizes) const {
-  // vidioc-enum-framesizes.rst: only the coded format has sizes, one stepwise range.
-  const HardwareProfile& profile = device_->profile();
-  if (!profile.enum_framesizes) return -ENOTTY;  // cedrus_ioctl_ops has no vidioc_enum_framesizes
-  if (sizes.index != 0 || sizes.pixel_format != V4L2_PIX_FMT_H264_SLICE) return -EINVAL;
-  sizes.type = V4L2_FRMSIZE_TYPE_STEPWISE;
-  sizes.stepwise = {profile.min_width, profile.max_width, profile.step,
-                    profile.min_height, profile.max_height, profile.step};
-  return 0;
-}
-
-// The CAPTURE formats in ENUM_FMT order; the first is the default.
-std::vector<uint32_t> M2mInstance::capture_formats() const {
-  const HardwareProfile& profile = device_->profile();
-  std::vector<uint32_t> formats;
-  // cedrus_find_format(): NV12 needs CEDRUS_CAPABILITY_UNTILED, which the
-  // V4L2_EMU_CEDRUS_TILED=1 variant (like the A64) lacks.
-  const bool untiled = !(profile.tiled_capture_pixelformat && emulator_.config().cedrus_tiled);
-  if (untiled) formats.push_back(profile.capture_pixelformat);
-  if (profile.tiled_capture_pixelformat) formats.push_back(profile.tiled_capture_pixelformat);
-  return formats;
+  return driver_->enum_framesizes(sizes);
 }
 
 uint32_t M2mInstance::buffer_capabilities(const Queue& queue) const {
+  // vb2_set_flags_and_caps() in videobuf2-v4l2.c (DMABUF import is not modelled).
   uint32_t caps = V4L2_BUF_CAP_SUPPORTS_MMAP | V4L2_BUF_CAP_SUPPORTS_ORPHANED_BUFS;
+  if (device_->profile().mmap_cache_hints) caps |= V4L2_BUF_CAP_SUPPORTS_MMAP_CACHE_HINTS;
   if (queue.is_output()) {
     caps |= V4L2_BUF_CAP_SUPPORTS_REQUESTS;
-    // fill_buf_caps() in videobuf2-v4l2.c reports the queue's subsystem flag.
-    if (hold_capture_supported_) caps |= V4L2_BUF_CAP_SUPPORTS_M2M_HOLD_CAPTURE_BUF;
+    // The queue's VB2_V4L2_FL_SUPPORTS_M2M_HOLD_CAPTURE_BUF subsystem flag.
+    if (driver_->hold_capture_supported()) caps |= V4L2_BUF_CAP_SUPPORTS_M2M_HOLD_CAPTURE_BUF;
   }
   return caps;
 }
 
-int M2mInstance::allocate_buffers(Queue& queue, uint32_t count, uint32_t size) {
+int M2mInstance::allocate_buffers(Queue& queue, uint32_t count, uint32_t planes,
+                                  const uint32_t* sizes) {
   const std::string name = std::string("emu-") + (queue.is_output() ? "output" : "capture");
   for (uint32_t i = 0; i < count; ++i) {
-    auto memory = std::make_shared<SharedMemory>();
-    if (!SharedMemory::create(name.c_str(), size, *memory)) return i == 0 ? -ENOMEM : 0;
     Buffer buffer;
+    for (uint32_t p = 0; p < planes; ++p) {
+      auto memory = std::make_shared<SharedMemory>();
+      if (!SharedMemory::create(name.c_str(), sizes[p], *memory)) return i == 0 ? -ENOMEM : 0;
+      buffer.planes.push_back(std::move(memory));
+    }
     buffer.index = static_cast<uint32_t>(queue.buffers.size());
-    buffer.memory = std::move(memory);
     queue.buffers.push_back(std::move(buffer));
   }
+  return 0;
+}
+
+// The driver's buf_prepare (cedrus_buf_prepare, vb2ops_vdec_buf_prepare,
+// hantro_buf_plane_check): every plane must hold the current format's size.
+int M2mInstance::check_plane_sizes(const Queue& queue, const Buffer& buffer) const {
+  const v4l2_pix_format_mplane format = driver_->queue_format(queue.direction);
+  if (buffer.planes.size() < format.num_planes) return -EINVAL;
+  for (uint32_t p = 0; p < format.num_planes; ++p)
+    if (buffer.planes[p]->mapping.size() < format.plane_fmt[p].sizeimage) return -EINVAL;
   return 0;
 }
 
@@ -458,8 +353,16 @@ int M2mInstance::reqbufs(v4l2_requestbuffers& request) {
   free_buffers(*queue);
   if (request.count == 0) return 0;
   const uint32_t count = std::min(request.count, kMaxBuffers);
-  if (const int ret = allocate_buffers(*queue, count, queue->format.plane_fmt[0].sizeimage))
-    return ret;
+  // queue_setup() without requested planes: the format's planes and sizes;
+  // vb2_core_reqbufs() refuses a plane of size 0.
+  const v4l2_pix_format_mplane format = driver_->queue_format(queue->direction);
+  uint32_t sizes[VIDEO_MAX_PLANES] = {};
+  for (uint32_t p = 0; p < format.num_planes; ++p) {
+    sizes[p] = format.plane_fmt[p].sizeimage;
+    if (sizes[p] == 0) return -EINVAL;
+  }
+  if (format.num_planes == 0) return -EINVAL;
+  if (const int ret = allocate_buffers(*queue, count, format.num_planes, sizes)) return ret;
   request.count = static_cast<uint32_t>(queue->buffers.size());
   return 0;
 }
@@ -467,25 +370,33 @@ int M2mInstance::reqbufs(v4l2_requestbuffers& request) {
 int M2mInstance::create_bufs(v4l2_create_buffers& create) {
   Queue* queue = queue_for(create.format.type);
   if (!queue) return -EINVAL;
+  // v4l_create_bufs(): v4l_sanitize_format(), and a single-planar format
+  // comes back with priv = V4L2_PIX_FMT_PRIV_MAGIC.
+  planes_.write_format(planes_.read_format(create.format), create.format);
   if (create.memory != V4L2_MEMORY_MMAP) return -EINVAL;
   create.capabilities = buffer_capabilities(*queue);
   create.index = static_cast<uint32_t>(queue->buffers.size());
   if (create.count == 0) return 0;
-  const v4l2_pix_format_mplane& pix = create.format.fmt.pix_mp;
-  // vb2_create_bufs(): every plane needs a size; hantro_queue_setup(): not
-  // smaller than the current format's.
-  if (pix.num_planes != 1 || pix.plane_fmt[0].sizeimage == 0) return -EINVAL;
-  if (pix.plane_fmt[0].sizeimage < queue->format.plane_fmt[0].sizeimage) return -EINVAL;
+  // vb2_create_bufs(): every plane needs a size.
+  uint32_t planes = 0;
+  uint32_t sizes[VIDEO_MAX_PLANES] = {};
+  if (const int ret = planes_.requested_sizes(create.format, planes, sizes)) return ret;
+  // queue_setup() with requested planes (hantro_queue_setup,
+  // vb2ops_vdec_queue_setup, cedrus_queue_setup): the format's plane count,
+  // no plane smaller than the format's.
+  const v4l2_pix_format_mplane format = driver_->queue_format(queue->direction);
+  if (planes != format.num_planes) return -EINVAL;
+  for (uint32_t p = 0; p < planes; ++p)
+    if (sizes[p] < format.plane_fmt[p].sizeimage) return -EINVAL;
   const uint32_t room = kMaxBuffers - static_cast<uint32_t>(queue->buffers.size());
   if (room == 0) return -ENOBUFS;
   const uint32_t count = std::min(create.count, room);
-  if (const int ret = allocate_buffers(*queue, count, pix.plane_fmt[0].sizeimage)) return ret;
+  if (const int ret = allocate_buffers(*queue, count, planes, sizes)) return ret;
   create.count = static_cast<uint32_t>(queue->buffers.size()) - create.index;
   return 0;
 }
 
 void M2mInstance::fill_buffer(const Queue& queue, const Buffer& buffer, v4l2_buffer& out) const {
-  v4l2_plane* planes = out.m.planes;
   out.index = buffer.index;
   out.type = queue.type;
   out.memory = V4L2_MEMORY_MMAP;
@@ -504,28 +415,36 @@ void M2mInstance::fill_buffer(const Queue& queue, const Buffer& buffer, v4l2_buf
   out.field = V4L2_FIELD_NONE;
   out.timestamp = buffer.timestamp;
   out.sequence = buffer.sequence;
-  out.length = 1;
-  std::memset(&planes[0], 0, sizeof(planes[0]));
-  planes[0].bytesused = buffer.bytesused;
-  planes[0].length = static_cast<uint32_t>(buffer.memory->mapping.size());
-  planes[0].m.mem_offset = static_cast<uint32_t>(
-      (queue.is_output() ? 0 : kCaptureCookieBase) + (static_cast<off_t>(buffer.index) << kCookieShift));
+  PlaneView views[VIDEO_MAX_PLANES];
+  const uint32_t count = static_cast<uint32_t>(buffer.planes.size());
+  for (uint32_t p = 0; p < count; ++p) {
+    views[p].bytesused = buffer.bytesused[p];
+    views[p].length = static_cast<uint32_t>(buffer.planes[p]->mapping.size());
+    views[p].mem_offset = mmap_cookie(!queue.is_output(), buffer.index, p);
+  }
+  planes_.write_planes(views, count, out);
 }
 
 int M2mInstance::querybuf(v4l2_buffer& buffer) {
+  if (const int ret = copy_in_plane_array(buffer)) return ret;
   Queue* queue = queue_for(buffer.type);
   if (!queue || buffer.index >= queue->buffers.size()) return -EINVAL;
-  if (const int ret = verify_planes(buffer)) return ret;
-  fill_buffer(*queue, queue->buffers[buffer.index], buffer);
+  const Buffer& found = queue->buffers[buffer.index];
+  if (const int ret = planes_.verify_planes(buffer, static_cast<uint32_t>(found.planes.size())))
+    return ret;
+  fill_buffer(*queue, found, buffer);
   return 0;
 }
 
 int M2mInstance::expbuf(v4l2_exportbuffer& exported) {
   Queue* queue = queue_for(exported.type);
-  if (!queue || exported.index >= queue->buffers.size() || exported.plane != 0) return -EINVAL;
-  // vb2_core_expbuf(): only O_CLOEXEC and the access mode are accepted.
+  if (!queue || exported.index >= queue->buffers.size()) return -EINVAL;
+  // vb2_core_expbuf(): only O_CLOEXEC and the access mode are accepted, and
+  // the plane must exist (single-planar: plane 0 only).
   if (exported.flags & ~(O_CLOEXEC | O_ACCMODE)) return -EINVAL;
-  const int source = queue->buffers[exported.index].memory->fd.get();
+  const Buffer& buffer = queue->buffers[exported.index];
+  if (exported.plane >= buffer.planes.size()) return -EINVAL;
+  const int source = buffer.planes[exported.plane]->fd.get();
   const int fd = static_cast<int>(::syscall(
       SYS_fcntl, source, (exported.flags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0));
   if (fd < 0) return -errno;
@@ -534,23 +453,32 @@ int M2mInstance::expbuf(v4l2_exportbuffer& exported) {
 }
 
 int M2mInstance::qbuf(v4l2_buffer& user) {
+  // check_array_args(), check_fmt(), the driver's vidioc_qbuf, then
   // vb2_queue_or_prepare_buf() + vb2_core_qbuf(), in their order.
+  if (const int ret = copy_in_plane_array(user)) return ret;
   Queue* queue = queue_for(user.type);
   if (!queue) return -EINVAL;
+  if (const int ret = driver_->queue_ioctl_refused()) return ret;
   if (user.memory != V4L2_MEMORY_MMAP) return -EINVAL;
   if (user.index >= queue->buffers.size()) return -EINVAL;
-  if (const int ret = verify_planes(user)) return ret;
   Buffer& buffer = queue->buffers[user.index];
+  const uint32_t num_planes = static_cast<uint32_t>(buffer.planes.size());
+  if (const int ret = planes_.verify_planes(user, num_planes)) return ret;
   const bool with_request = user.flags & V4L2_BUF_FLAG_REQUEST_FD;
   // vidioc-qbuf.rst: a buffer with a request must be dequeued (not queued or in a request).
   if (with_request && buffer.state != BufferState::Dequeued) return -EINVAL;
-  uint32_t bytesused = 0;
+  std::array<uint32_t, VIDEO_MAX_PLANES> bytesused{};
   if (queue->is_output()) {
-    bytesused = user.m.planes[0].bytesused;
-    const uint32_t length = static_cast<uint32_t>(buffer.memory->mapping.size());
-    // vb2_fill_vb2_v4l2_buffer(): bytesused 0 means the whole buffer (deprecated).
-    if (bytesused == 0) bytesused = length;
-    if (bytesused > length) return -EINVAL;
+    PlaneView views[VIDEO_MAX_PLANES];
+    for (uint32_t p = 0; p < num_planes; ++p)
+      views[p].length = static_cast<uint32_t>(buffer.planes[p]->mapping.size());
+    // __verify_length(); then vb2_fill_vb2_v4l2_buffer(): bytesused 0 means
+    // the whole plane (deprecated).
+    if (const int ret = planes_.verify_length(user, views, num_planes)) return ret;
+    for (uint32_t p = 0; p < num_planes; ++p) {
+      bytesused[p] = planes_.bytesused(user, p);
+      if (bytesused[p] == 0) bytesused[p] = views[p].length;
+    }
   }
   if (!with_request) {
     // vidioc-qbuf.rst: EBADR when the queue requires requests (stateless OUTPUT).
@@ -576,8 +504,10 @@ int M2mInstance::qbuf(v4l2_buffer& user) {
     buffer.request_fd = user.request_fd;
     buffer.state = BufferState::InRequest;
   } else {
-    // vb2_core_qbuf(): only a dequeued buffer can be queued again.
+    // vb2_core_qbuf(): only a dequeued buffer can be queued again; then
+    // __buf_prepare() runs the driver's buf_prepare.
     if (buffer.state != BufferState::Dequeued) return -EINVAL;
+    if (const int ret = check_plane_sizes(*queue, buffer)) return ret;
     queue->uses_qbuf = true;
     buffer.request_fd = -1;
     buffer.state = BufferState::Queued;
@@ -588,7 +518,7 @@ int M2mInstance::qbuf(v4l2_buffer& user) {
   uint32_t kept_flags = 0;
   if (queue->is_output()) {
     kept_flags = kFrameFlags;
-    if (hold_capture_supported_) kept_flags |= V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF;
+    if (driver_->hold_capture_supported()) kept_flags |= V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF;
   }
   buffer.flags = user.flags & kept_flags;
   if (queue->is_output()) {
@@ -599,12 +529,19 @@ int M2mInstance::qbuf(v4l2_buffer& user) {
   return 0;
 }
 
+int M2mInstance::request_validate(uint32_t output_index) const {
+  if (output_index >= output_.buffers.size()) return 0;
+  return check_plane_sizes(output_, output_.buffers[output_index]);
+}
+
 void M2mInstance::request_queued(uint32_t output_index) {
   if (output_index >= output_.buffers.size()) return;
   Buffer& buffer = output_.buffers[output_index];
   if (buffer.state != BufferState::InRequest) return;
   buffer.state = BufferState::Queued;
   output_.ready.push_back(output_index);
+  // vb2 hands the buffer to the driver (buf_queue) once the queue streams.
+  if (output_.streaming) driver_->output_buffer_queued();
   release_stale_held_capture();  // v4l2_m2m_request_queue() -> v4l2_m2m_try_schedule()
   update_signal();
   device_->changed.notify_all();
@@ -620,10 +557,11 @@ void M2mInstance::request_unbound(uint32_t output_index) {
 }
 
 int M2mInstance::dqbuf(int fd, v4l2_buffer& user, std::unique_lock<std::mutex>& lock) {
+  if (const int ret = copy_in_plane_array(user)) return ret;
   Queue* queue = queue_for(user.type);
   if (!queue) return -EINVAL;
+  if (const int ret = driver_->queue_ioctl_refused()) return ret;
   if (user.memory != V4L2_MEMORY_MMAP) return -EINVAL;
-  if (const int ret = verify_planes(user)) return ret;
   const long status_flags = ::syscall(SYS_fcntl, fd, F_GETFL);
   const bool nonblocking = status_flags >= 0 && (status_flags & O_NONBLOCK);
   // __vb2_wait_for_done_vb(): EINVAL when not streaming, EAGAIN when
@@ -635,11 +573,18 @@ int M2mInstance::dqbuf(int fd, v4l2_buffer& user, std::unique_lock<std::mutex>& 
     device_->changed.wait(lock);
   }
   Buffer& buffer = queue->buffers[queue->done.front()];
+  // vb2_core_dqbuf() -> __vb2_get_done_vb(): the planes array is checked
+  // against the buffer about to be dequeued, which then stays done.
+  if (const int ret = planes_.verify_planes(user, static_cast<uint32_t>(buffer.planes.size())))
+    return ret;
   queue->done.pop_front();
   buffer.state = BufferState::Dequeued;
   fill_buffer(*queue, buffer, user);
   buffer.request.reset();
   buffer.request_fd = -1;
+  // buf_finish (vb2ops_vdec_buf_finish): a job that failed with EIO aborts mtk.
+  if (queue->is_output() && std::exchange(buffer.io_error, false))
+    driver_->output_buffer_failed_io();
   return 0;
 }
 
@@ -650,6 +595,10 @@ int M2mInstance::streamon(uint32_t type) {
   // vb2_core_streamon(): no buffers allocated -> EINVAL.
   if (queue->buffers.empty()) return -EINVAL;
   queue->streaming = true;
+  // Buffers queued before STREAMON reach the driver now (buf_queue), then
+  // start_streaming runs.
+  if (queue->is_output() && !queue->ready.empty()) driver_->output_buffer_queued();
+  driver_->streaming_started(queue->direction);
   return 0;
 }
 
@@ -663,8 +612,11 @@ int M2mInstance::streamoff(uint32_t type) {
   device_->changed.wait(relock, [&] { return !job_running_; });
   abort_job_ = false;
   relock.release();
+  // stop_streaming runs before vb2 cancels the queue (vb2_core_streamoff ->
+  // __vb2_queue_cancel); only a streaming queue has one to run.
+  const bool driver_reset = queue->streaming && driver_->streaming_stopped(queue->direction);
   cancel_queue(*queue);
-  if (queue->is_output()) backend_reset_pending_ = true;
+  if (queue->is_output() || driver_reset) backend_reset_pending_ = true;
   return 0;
 }
 
@@ -697,9 +649,33 @@ int M2mInstance::ext_ctrls(unsigned long command, v4l2_ext_controls& controls) {
   if (get) return table.get_ext_ctrls(controls, current_controls_);
   ControlValues staged;
   const int ret = table.try_ext_ctrls(controls, set, validation_context(), staged);
-  if (ret == 0 && set)
-    for (auto& [id, value] : staged) current_controls_[id] = std::move(value);
-  return ret;
+  if (ret != 0 || !set) return ret;
+  // try_set_ext_ctrls_common() sets one control cluster after the other
+  // through the driver's s_ctrl; a refusal leaves the earlier ones set.
+  size_t applied = 0;
+  return set_controls(staged, current_controls_, applied);
+}
+
+// Makes `staged` current in `target` in control id order (the order of the
+// handler's control list), calling the driver's s_ctrl for an SPS that
+// changes (try_or_set_cluster(): "Don't set if there is no change").
+// Stops at the first refusal; `applied` counts the values taken.
+int M2mInstance::set_controls(const ControlValues& staged, ControlValues& target, size_t& applied) {
+  applied = 0;
+  for (const auto& [id, value] : staged) {
+    if (id == V4L2_CID_STATELESS_H264_SPS && value.payload.size() == sizeof(v4l2_ctrl_h264_sps)) {
+      auto current = target.find(id);
+      const bool changed = current == target.end() || current->second.payload != value.payload;
+      if (changed) {
+        v4l2_ctrl_h264_sps sps;
+        std::memcpy(&sps, value.payload.data(), sizeof(sps));
+        if (const int ret = driver_->sps_changed(sps)) return ret;
+      }
+    }
+    target[id] = value;
+    ++applied;
+  }
+  return 0;
 }
 
 int M2mInstance::legacy_ctrl(unsigned long command, v4l2_control& control) {
@@ -752,17 +728,22 @@ void M2mInstance::update_signal() {
 
 void* M2mInstance::mmap(void* addr, size_t length, int prot, int flags, off_t offset) {
   std::lock_guard lock(device_->mutex);
-  Queue& queue = offset >= kCaptureCookieBase ? capture_ : output_;
-  const off_t local = offset >= kCaptureCookieBase ? offset - kCaptureCookieBase : offset;
-  const size_t index = static_cast<size_t>(local >> kCookieShift);
-  // vb2_mmap(): the offset must name a buffer, the mapping must be shared and fit.
-  if ((local & ((off_t{1} << kCookieShift) - 1)) != 0 || index >= queue.buffers.size() ||
-      !(flags & MAP_SHARED) || length == 0 || length > queue.buffers[index].memory->mapping.size()) {
+  // v4l2_m2m_mmap(): DST_QUEUE_OFF_BASE selects the CAPTURE queue;
+  // __find_plane_by_offset(): buffer index and plane from the cookie.
+  const bool capture = offset >= kCaptureCookieBase;
+  Queue& queue = capture ? capture_ : output_;
+  const off_t local = capture ? offset - kCaptureCookieBase : offset;
+  const size_t index = static_cast<size_t>(local >> kPlaneIndexShift);
+  const size_t plane = static_cast<size_t>(local >> kPageShift) & (VIDEO_MAX_PLANES - 1);
+  // vb2_mmap(): the offset must name a plane, the mapping must be shared and fit.
+  if ((local & ((off_t{1} << kPageShift) - 1)) != 0 || index >= queue.buffers.size() ||
+      plane >= queue.buffers[index].planes.size() || !(flags & MAP_SHARED) || length == 0 ||
+      length > queue.buffers[index].planes[plane]->mapping.size()) {
     errno = EINVAL;
     return MAP_FAILED;
   }
   const long result = ::syscall(SYS_mmap, addr, length, prot, flags,
-                                queue.buffers[index].memory->fd.get(), 0);
+                                queue.buffers[index].planes[plane]->fd.get(), 0);
   if (result < 0 && result > -4096) {
     errno = static_cast<int>(-result);
     return MAP_FAILED;
@@ -797,8 +778,9 @@ void M2mInstance::return_capture(Buffer& buffer, bool failed) {
 
 bool M2mInstance::job_ready() const {
   // v4l2_m2m_try_schedule(): both queues streaming, a buffer ready on each.
+  // plus the driver's job_ready op.
   return !unplugged_ && !job_running_ && output_.streaming && capture_.streaming &&
-         !output_.ready.empty() && !capture_.ready.empty();
+         !output_.ready.empty() && !capture_.ready.empty() && driver_->job_ready();
 }
 
 M2mInstance::Job M2mInstance::start_job() {
@@ -813,9 +795,22 @@ M2mInstance::Job M2mInstance::start_job() {
   out.state = cap.state = BufferState::Active;
   job_running_ = true;
   // v4l2_ctrl_request_setup(): the request's controls become current values.
+  // The drivers' device_run ignores its result (mtk_vdec_worker), so a value
+  // the driver's s_ctrl refuses leaves it and every later control of the
+  // request unapplied; the model then fails the job instead of decoding
+  // with the stale values (what the hardware then makes is not known).
   if (out.request)
-    if (const ControlValues* values = out.request->controls_of(serial_))
-      for (const auto& [id, value] : *values) current_controls_[id] = value;
+    if (const ControlValues* values = out.request->controls_of(serial_)) {
+      size_t applied = 0;
+      if (const int ret = set_controls(*values, current_controls_, applied))
+        job.setup_error = "request setup: the driver's s_ctrl refused the SPS (" +
+                          std::string(std::strerror(-ret)) + "); " +
+                          std::to_string(values->size() - applied) + " control(s) not applied";
+    }
+  if (!driver_->decoder_ready()) {
+    job.setup_error = "no decoder instance (no S_FMT(OUTPUT) created one): device_run fails with EIO";
+    job.io_error = true;
+  }
   const ControlValues& values = current_controls_;
   if (auto* sps = payload_of<v4l2_ctrl_h264_sps>(values, V4L2_CID_STATELESS_H264_SPS))
     job.controls.sps = *sps;
@@ -846,10 +841,11 @@ M2mInstance::Job M2mInstance::start_job() {
   cap.timestamp = out.timestamp;
   cap.timestamp_copied = true;
   cap.flags = (cap.flags & ~kFrameFlags) | (out.flags & kFrameFlags);
-  job.output_memory = out.memory;
-  job.capture_memory = cap.memory;
-  job.output_bytes = out.bytesused;
-  job.capture_format = capture_.format;
+  job.output_memory = out.planes[0];
+  job.capture_planes = cap.planes;
+  job.output_bytes = out.bytesused[0];
+  job.output_pixelformat = driver_->queue_format(Direction::Output).pixelformat;
+  job.picture = driver_->picture_layout();
   return job;
 }
 
@@ -862,16 +858,18 @@ void M2mInstance::plan_references(Job& job, const std::vector<PictureInfo>& pict
                                reference_lookup_for(device_->profile().name), problems);
   job.cedrus_position = plan.output_position;
   if (emulator_.config().dpb_check != DpbCheckMode::Hardware) return;
+  const std::optional<PictureLayout> layout = driver_->picture_layout();
+  if (!layout) return;
   for (const HardwareReference& reference : plan.substituted) {
     const v4l2_h264_dpb_entry& entry = job.controls.decode_params.dpb[reference.entry];
-    std::shared_ptr<SharedMemory> memory = capture_.buffers[reference.source_buffer].memory;
+    const auto& planes = capture_.buffers[reference.source_buffer].planes;
     ReferenceOverride override_;
     override_.top_poc = entry.top_field_order_cnt;
     override_.bottom_poc = entry.bottom_field_order_cnt;
     override_.fields = entry.fields;
-    override_.source = capture_target(*memory, capture_.format);
+    override_.source = capture_target(planes, *layout);
     job.reference_overrides.push_back(override_);
-    job.reference_memory.push_back(std::move(memory));
+    job.reference_memory.insert(job.reference_memory.end(), planes.begin(), planes.end());
   }
 }
 
@@ -883,7 +881,11 @@ void M2mInstance::finish_job(Job& job, const DecodeResult& result) {
   const bool failed = !result.ok || (strict_dpb && !job.dpb_problems.empty());
   cap.picture = picture_after_decode(cap.picture, to_ns(out.timestamp), job.controls.decode_params);
   cap.picture.cedrus_position = job.cedrus_position;
-  cap.bytesused = capture_.format.plane_fmt[0].sizeimage;
+  // buf_prepare set each CAPTURE plane's payload to the format's size.
+  const v4l2_pix_format_mplane capture_format = driver_->queue_format(Direction::Capture);
+  for (uint32_t p = 0; p < capture_format.num_planes && p < cap.planes.size(); ++p)
+    cap.bytesused[p] = capture_format.plane_fmt[p].sizeimage;
+  out.io_error = job.io_error;
   out.sequence = output_.sequence++;
   cap.sequence = capture_.sequence++;
   // v4l2_m2m_buf_done_and_job_finish(): the CAPTURE buffer is held when the
@@ -919,6 +921,55 @@ void M2mInstance::finish_job(Job& job, const DecodeResult& result) {
   release_stale_held_capture();  // v4l2_m2m_schedule_next_job() -> try_schedule
   update_signal();
   device_->changed.notify_all();
+}
+
+// device_run(): the decode itself, outside the device lock.
+DecodeResult M2mInstance::run_decode(Job& job, bool hardware_dpb) {
+  DecodeResult result;
+  if (job.fault.kind == JobFaultKind::Error) {
+    result.error = "decode job failed (V4L2_EMU_FAULTS job:error)";
+    return result;
+  }
+  if (job.fault.kind == JobFaultKind::Timeout) {
+    result.error = "decode job timed out; the driver's watchdog finished it (V4L2_EMU_FAULTS job:timeout)";
+    return result;
+  }
+  if (!job.setup_error.empty()) {
+    result.error = job.setup_error;
+    return result;
+  }
+  if (!backend_) {
+    result.error = "the emulator was built without a decoding backend";
+    return result;
+  }
+  if (job.output_pixelformat != V4L2_PIX_FMT_H264_SLICE) {
+    result.error = "the OUTPUT format is not H264_SLICE; the emulator decodes H.264 only";
+    return result;
+  }
+  if (!job.picture) {
+    result.error = "the CAPTURE format is not a picture format the hardware writes";
+    return result;
+  }
+  const PictureLayout& picture = *job.picture;
+  const v4l2_ctrl_h264_sps& sps = job.controls.sps;
+  const uint32_t sps_width = (sps.pic_width_in_mbs_minus1 + 1u) * 16u;
+  const uint32_t sps_height = (sps.pic_height_in_map_units_minus1 + 1u) * 16u *
+                              ((sps.flags & V4L2_H264_SPS_FLAG_FRAME_MBS_ONLY) ? 1u : 2u);
+  if (sps_width > picture.width || sps_height > picture.height) {
+    result.error = "SPS picture " + std::to_string(sps_width) + "x" + std::to_string(sps_height) +
+                   " larger than the CAPTURE format " + std::to_string(picture.width) + "x" +
+                   std::to_string(picture.height);
+    return result;
+  }
+  const CaptureTarget target = capture_target(job.capture_planes, picture);
+  if (!target.chroma.data) {
+    result.error = "CAPTURE buffer has no room for the chroma plane";
+    return result;
+  }
+  if (hardware_dpb) backend_->set_reference_overrides(std::move(job.reference_overrides));
+  return backend_->decode(job.controls, job.output_memory->mapping.data(),
+                          std::min<size_t>(job.output_bytes, job.output_memory->mapping.size()),
+                          target);
 }
 
 void M2mInstance::worker_main() {
@@ -970,31 +1021,7 @@ void M2mInstance::worker_main() {
     } else if (reset) {
       backend_->reset();
     }
-    DecodeResult result;
-    const v4l2_pix_format_mplane& format = job.capture_format;
-    const v4l2_ctrl_h264_sps& sps = job.controls.sps;
-    const uint32_t sps_width = (sps.pic_width_in_mbs_minus1 + 1u) * 16u;
-    const uint32_t sps_height = (sps.pic_height_in_map_units_minus1 + 1u) * 16u *
-                                ((sps.flags & V4L2_H264_SPS_FLAG_FRAME_MBS_ONLY) ? 1u : 2u);
-    if (job.fault.kind == JobFaultKind::Error) {
-      result.error = "decode job failed (V4L2_EMU_FAULTS job:error)";
-    } else if (job.fault.kind == JobFaultKind::Timeout) {
-      result.error = "decode job timed out; the driver's watchdog finished it (V4L2_EMU_FAULTS job:timeout)";
-    } else if (!backend_) {
-      result.error = "the emulator was built without a decoding backend";
-    } else if (job.capture_memory->mapping.size() < format.plane_fmt[0].sizeimage) {
-      result.error = "CAPTURE buffer smaller than the CAPTURE format";
-    } else if (sps_width > format.width || sps_height > format.height) {
-      result.error = "SPS picture " + std::to_string(sps_width) + "x" + std::to_string(sps_height) +
-                     " larger than the CAPTURE format " + std::to_string(format.width) + "x" +
-                     std::to_string(format.height);
-    } else {
-      const CaptureTarget target = capture_target(*job.capture_memory, format);
-      if (hardware_dpb) backend_->set_reference_overrides(std::move(job.reference_overrides));
-      result = backend_->decode(job.controls, job.output_memory->mapping.data(),
-                                std::min<size_t>(job.output_bytes, job.output_memory->mapping.size()),
-                                target);
-    }
+    const DecodeResult result = run_decode(job, hardware_dpb);
 
     lock.lock();
     finish_job(job, result);

@@ -1,22 +1,29 @@
 // One open of /dev/videoN: a V4L2 m2m stateless decoder instance (its OUTPUT
 // and CAPTURE queues, its controls, its worker thread that runs decode jobs in
-// order). The rules are those of vb2 (videobuf2-core.c, videobuf2-v4l2.c),
-// v4l2-mem2mem.c and the modelled driver.
+// order). The rules here are those of the V4L2 core (v4l2-ioctl.c), vb2
+// (videobuf2-core.c, videobuf2-v4l2.c) and v4l2-mem2mem.c; the driver's own
+// callbacks are a CodecDriver (codec_driver.h) and the planes API a
+// PlanesApi (planes_api.h).
 #pragma once
 
 #include <linux/videodev2.h>
 
+#include <array>
 #include <atomic>
 #include <deque>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "codec_driver.h"
 #include "controls.h"
 #include "dpb_check.h"
 #include "fd_table.h"
 #include "h264_backend.h"
 #include "media_device.h"
+#include "planes_api.h"
 #include "unique_fd.h"
 
 namespace emu {
@@ -37,6 +44,8 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
   EmulatedDevice& device() { return *device_; }
 
   // Called by Request with the device mutex held.
+  // vb2_request_validate() -> __buf_prepare(): the driver's buf_prepare size check.
+  int request_validate(uint32_t output_index) const;
   void request_queued(uint32_t output_index);
   void request_unbound(uint32_t output_index);
 
@@ -44,9 +53,9 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
   enum class BufferState { Dequeued, InRequest, Queued, Active, Done };
   struct Buffer {
     uint32_t index = 0;
-    std::shared_ptr<SharedMemory> memory;  // shared with a running job
+    std::vector<std::shared_ptr<SharedMemory>> planes;  // shared with a running job
     BufferState state = BufferState::Dequeued;
-    uint32_t bytesused = 0;
+    std::array<uint32_t, VIDEO_MAX_PLANES> bytesused{};
     uint32_t flags = 0;  // V4L2_BUF_FLAG_ERROR etc. of the last completion
     timeval timestamp{};
     uint32_t sequence = 0;
@@ -63,10 +72,12 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
     // reports it when the buffer is returned (the kernel reports only the
     // state of the job that returns it).
     bool failed_while_held = false;
+    // OUTPUT: its job failed with EIO (the driver sees it at DQBUF, buf_finish).
+    bool io_error = false;
   };
   struct Queue {
     uint32_t type = 0;
-    v4l2_pix_format_mplane format{};
+    Direction direction = Direction::Output;
     std::vector<Buffer> buffers;
     bool streaming = false;
     bool uses_requests = false;  // vb2 uses_requests / uses_qbuf
@@ -74,16 +85,20 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
     std::deque<uint32_t> ready;  // queued to the driver, waiting for a job
     std::deque<uint32_t> done;   // completed, waiting for DQBUF
     uint32_t sequence = 0;
-    bool is_output() const { return type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE; }
+    bool is_output() const { return direction == Direction::Output; }
     bool has_queued_buffers() const;
   };
   struct Job {
     uint32_t output_index, capture_index;
-    std::shared_ptr<SharedMemory> output_memory, capture_memory;
+    std::shared_ptr<SharedMemory> output_memory;
+    std::vector<std::shared_ptr<SharedMemory>> capture_planes;
     uint32_t output_bytes;
+    uint32_t output_pixelformat;
     H264RequestControls controls;
-    v4l2_pix_format_mplane capture_format;
+    std::optional<PictureLayout> picture;  // where the CAPTURE format puts the picture
     std::vector<std::string> dpb_problems;
+    std::string setup_error;  // the driver refused the job's controls or has no decoder
+    bool io_error = false;    // the failure is the driver's EIO (mtk without an instance)
     uint64_t generation;
     JobFault fault;  // V4L2_EMU_FAULTS job rules
     // V4L2_EMU_DPB_CHECK=hardware: references read from other buffers,
@@ -96,6 +111,7 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
   M2mInstance(std::shared_ptr<EmulatedDevice> device, UniqueFd signal_sender, UniqueFd client_end);
   Queue* queue_for(uint32_t type);
   static uint64_t to_ns(const timeval& tv);
+  QueueBusy queue_busy() const;
 
   // ioctl handlers; all run with device_->mutex held.
   int querycap(v4l2_capability& cap) const;
@@ -116,12 +132,12 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
   int legacy_ctrl(unsigned long request, v4l2_control& control);
 
   uint32_t buffer_capabilities(const Queue& queue) const;
-  std::vector<uint32_t> capture_formats() const;
   void fill_buffer(const Queue& queue, const Buffer& buffer, v4l2_buffer& out) const;
-  int allocate_buffers(Queue& queue, uint32_t count, uint32_t size);
+  int allocate_buffers(Queue& queue, uint32_t count, uint32_t planes, const uint32_t* sizes);
   void free_buffers(Queue& queue);
   void cancel_queue(Queue& queue);
-  void derive_capture_format();
+  int check_plane_sizes(const Queue& queue, const Buffer& buffer) const;
+  int set_controls(const ControlValues& staged, ControlValues& target, size_t& applied);
   ValidationContext validation_context() const;
   void update_signal();
   void update_backend_config();
@@ -134,16 +150,18 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
   void plan_references(Job& job, const std::vector<PictureInfo>& pictures,
                        const std::vector<DpbProblem>& problems, uint64_t timestamp_ns);
   void finish_job(Job& job, const DecodeResult& result);
+  DecodeResult run_decode(Job& job, bool hardware_dpb);
 
   std::shared_ptr<EmulatedDevice> device_;
   Emulator& emulator_;
   const uint64_t serial_;
+  const PlanesApi& planes_;
+  std::unique_ptr<CodecDriver> driver_;
   Queue output_, capture_;
   ControlValues current_controls_;
   UniqueFd signal_sender_;  // writing here makes the client's fd readable
   UniqueFd client_end_;     // dup of the client's end, to drain that byte
   bool signalled_ = false;
-  bool hold_capture_supported_ = false;  // VB2_V4L2_FL_SUPPORTS_M2M_HOLD_CAPTURE_BUF on OUTPUT
 
   std::unique_ptr<H264Backend> backend_;  // used by the worker only
   bool backend_reset_pending_ = false;

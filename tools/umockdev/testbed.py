@@ -15,7 +15,7 @@ umockdev builds /sys/dev/char links from the `dev` attribute.
 The device nodes umockdev creates are never opened for real: the emulator
 preload comes first in LD_PRELOAD and serves those paths itself.
 
-Usage: testbed.py [--profile hantro|rkvdec|cedrus] [--no-drm] [--no-v4l2] OUT
+Usage: testbed.py [--profile hantro|rkvdec|cedrus|mediatek] [--no-drm] [--no-v4l2] OUT
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ VPUS = {
                              "rockchip,rk3399-vdec", "rkvdec"),
     "cedrus": VpuDescription("1c0e000.video-codec", "cedrus",
                              "allwinner,sun50i-h6-video-engine", "cedrus"),
+    # mt8183.dtsi: vcodec_dec: video-codec@16020000; MTK_VCODEC_DEC_NAME.
+    "mediatek": VpuDescription("16020000.video-codec", "mtk-vcodec-dec",
+                               "mediatek,mt8183-vcodec-dec", "mtk-vcodec-dec"),
 }
 
 
