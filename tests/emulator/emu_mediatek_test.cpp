@@ -354,6 +354,44 @@ TEST_F(MediatekTest, CaptureStreamoffFlushesAndStreamonResumes) {
   EXPECT_GE(stats_.resets.load(), 1);
 }
 
+// Without HOLD_CAPTURE_BUF a field pair takes two jobs into one CAPTURE
+// buffer: the client queues the buffer again for the second field (same
+// timestamp), and the second field joins the first for the DPB.
+TEST_F(MediatekTest, SecondFieldDecodesIntoTheRequeuedCaptureBuffer) {
+  int media = -1, video = -1;
+  start(media, video);
+  v4l2_ctrl_h264_decode_params top = frame_params(0);
+  top.flags = V4L2_H264_DECODE_PARAM_FLAG_FIELD_PIC | V4L2_H264_DECODE_PARAM_FLAG_IDR_PIC;
+  const int first = alloc_request(media);
+  ASSERT_EQ(decode_picture(video, first, 0, 0, 5, top), 0);
+  v4l2_buffer buffer{};
+  v4l2_plane plane{};
+  ASSERT_EQ(dqbuf(video, kCap, buffer, plane), 0);
+  EXPECT_FALSE(buffer.flags & V4L2_BUF_FLAG_ERROR);
+  v4l2_ctrl_h264_decode_params bottom = frame_params(0);
+  bottom.flags = V4L2_H264_DECODE_PARAM_FLAG_FIELD_PIC | V4L2_H264_DECODE_PARAM_FLAG_BOTTOM_FIELD;
+  bottom.bottom_field_order_cnt = 1;
+  const int second = alloc_request(media);
+  ASSERT_EQ(decode_picture(video, second, 1, 0, 5, bottom), 0);
+  ASSERT_EQ(dqbuf(video, kCap, buffer, plane), 0);
+  EXPECT_FALSE(buffer.flags & V4L2_BUF_FLAG_ERROR);
+  // A P frame referencing both fields of that buffer passes the DPB check.
+  v4l2_ctrl_h264_decode_params next = frame_params(1);
+  next.top_field_order_cnt = next.bottom_field_order_cnt = 4;
+  v4l2_h264_dpb_entry& entry = next.dpb[0];
+  entry.reference_ts = 5000;
+  entry.frame_num = 0;
+  entry.fields = V4L2_H264_FRAME_REF;
+  entry.bottom_field_order_cnt = 1;
+  entry.flags = V4L2_H264_DPB_ENTRY_FLAG_VALID | V4L2_H264_DPB_ENTRY_FLAG_ACTIVE;
+  ASSERT_EQ(dqbuf(video, kOut, buffer, plane), 0);
+  const int third = alloc_request(media);
+  ASSERT_EQ(decode_picture(video, third, 0, 1, 6, next), 0);
+  ASSERT_EQ(dqbuf(video, kCap, buffer, plane), 0);
+  EXPECT_FALSE(buffer.flags & V4L2_BUF_FLAG_ERROR);
+  EXPECT_EQ(Emulator::instance().counters().snapshot().dpb_mismatches, 0u);
+}
+
 // The controls mtk_stateless_controls[] creates for H.264 on MT8183.
 TEST_F(MediatekTest, ControlsAreFrameBasedAnnexBWithoutSliceControls) {
   const int video = open_node("/dev/video0");

@@ -582,9 +582,10 @@ int M2mInstance::dqbuf(int fd, v4l2_buffer& user, std::unique_lock<std::mutex>& 
   fill_buffer(*queue, buffer, user);
   buffer.request.reset();
   buffer.request_fd = -1;
-  // buf_finish (vb2ops_vdec_buf_finish): a job that failed with EIO aborts mtk.
-  if (queue->is_output() && std::exchange(buffer.io_error, false))
-    driver_->output_buffer_failed_io();
+  // buf_finish (vb2ops_vdec_buf_finish): a buffer whose job once failed
+  // with EIO aborts mtk, at this and every later dequeue (its error mark
+  // is never cleared).
+  if (queue->is_output() && buffer.io_error) driver_->output_buffer_failed_io();
   return 0;
 }
 
@@ -885,7 +886,7 @@ void M2mInstance::finish_job(Job& job, const DecodeResult& result) {
   const v4l2_pix_format_mplane capture_format = driver_->queue_format(Direction::Capture);
   for (uint32_t p = 0; p < capture_format.num_planes && p < cap.planes.size(); ++p)
     cap.bytesused[p] = capture_format.plane_fmt[p].sizeimage;
-  out.io_error = job.io_error;
+  out.io_error |= job.io_error;
   out.sequence = output_.sequence++;
   cap.sequence = capture_.sequence++;
   // v4l2_m2m_buf_done_and_job_finish(): the CAPTURE buffer is held when the
