@@ -166,7 +166,7 @@ def evaluate(run, client, outcome, counters, bound):
     problems = []
     facts = {"injected": 0, "crash": False, "hang": False, "sanitizer": False, "fd_delta": 0,
              "resume": None, "recovered": 0, "expected": 0, "frames": 0, "decoded": 0, "refused": False,
-             "client_render_fds": 0}
+             "client_render_fds": 0, "fallback": False}
     if outcome.timed_out:
         facts["hang"] = True
         problems.append(f"hang: still running after {bound:.0f} s, killed")
@@ -183,6 +183,9 @@ def evaluate(run, client, outcome, counters, bound):
         return problems, facts
     facts["injected"] = counters["faults"]["total"]
     facts["decoded"] = counters.get("frames_decoded", 0)
+    # Frames out while the device decoded nothing: the client fell back to
+    # software (ffmpeg does when the hwaccel cannot be set up).
+    facts["fallback"] = bool(digests) and facts["decoded"] == 0
     problems += leaks_at_exit(counters, stream.baseline, facts)
     if run.kind == "unplug" or outcome.timed_out:
         return problems, facts
@@ -218,7 +221,7 @@ def summarize(results, elapsed, not_run):
         row = kinds.setdefault(run.kind, {"runs": 0, "failed": 0, "injected": 0, "crash": 0, "hang": 0,
                                           "sanitizer": 0, "fd_runs": 0, "fd_delta": 0, "resumed": 0,
                                           "checked": 0, "recovered": 0, "expected": 0, "no_fault": 0,
-                                          "refused": 0})
+                                          "refused": 0, "fallback": 0})
         row["runs"] += 1
         row["failed"] += bool(problems)
         row["injected"] += facts["injected"]
@@ -229,13 +232,15 @@ def summarize(results, elapsed, not_run):
         row["fd_runs"] += facts["fd_delta"] != 0
         row["fd_delta"] += facts["fd_delta"]
         row["refused"] += facts["refused"]
+        row["fallback"] += facts["fallback"]
         if facts["resume"] is not None:
             row["checked"] += 1
             row["resumed"] += facts["resume"]
             row["recovered"] += facts["recovered"]
             row["expected"] += facts["expected"]
     header = (f"{'fault kind':34} {'runs':>4} {'fail':>4} {'inj':>5} {'no-inj':>6} {'crash':>5} {'hang':>4} "
-              f"{'san':>3} {'fd-runs':>7} {'fd-sum':>6} {'refused':>7} {'resumed':>9} {'pictures recovered':>19}")
+              f"{'san':>3} {'fd-runs':>7} {'fd-sum':>6} {'refused':>7} {'sw':>3} {'resumed':>9} "
+              f"{'pictures recovered':>19}")
     print("\n" + header)
     print("-" * len(header))
     total = {"runs": 0, "failed": 0, "injected": 0, "crash": 0, "hang": 0, "sanitizer": 0, "fd_runs": 0,
@@ -245,15 +250,16 @@ def summarize(results, elapsed, not_run):
             total[key] += row[key]
         print(f"{kind:34} {row['runs']:>4} {row['failed']:>4} {row['injected']:>5} {row['no_fault']:>6} "
               f"{row['crash']:>5} {row['hang']:>4} {row['sanitizer']:>3} {row['fd_runs']:>7} "
-              f"{row['fd_delta']:>+6} {row['refused']:>7} {row['resumed']:>4}/{row['checked']:<4} "
+              f"{row['fd_delta']:>+6} {row['refused']:>7} {row['fallback']:>3} {row['resumed']:>4}/{row['checked']:<4} "
               f"{row['recovered']:>9}/{row['expected']:<9}")
     print("-" * len(header))
     print(f"{'all':34} {total['runs']:>4} {total['failed']:>4} {total['injected']:>5} {'':>6} "
-          f"{total['crash']:>5} {total['hang']:>4} {total['sanitizer']:>3} {total['fd_runs']:>7} {'':>6} {'':>7} "
+          f"{total['crash']:>5} {total['hang']:>4} {total['sanitizer']:>3} {total['fd_runs']:>7} {'':>6} {'':>7} {'':>3} "
           f"{total['resumed']:>4}/{total['checked']:<4} {total['recovered']:>9}/{total['expected']:<9}")
     print("(inj: faults injected; no-inj: runs where the trigger never fired; fd-runs/fd-sum: runs with "
           "more or fewer fds at exit than the clean run, and the sum of the differences; refused: runs where "
-          "a fault before the first picture made the client stop with an error and no output; resumed: runs "
+          "a fault before the first picture made the client stop with an error and no output; sw: runs where "
+          "the client fell back to software decoding (the device decoded nothing); resumed: runs "
           "where every picture from the IDR after the last fault matched the software decoder, of those "
           "that had such an IDR)")
     if not_run:

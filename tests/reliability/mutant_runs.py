@@ -137,14 +137,16 @@ def main():
         outcome, counters = run_one(build, args.client, source, BOUND_SECONDS)
         frames = frames_output(args.client, outcome)
         expected = software_frames(build, Path(source))
-        if outcome.crashed or outcome.timed_out or counters is None or frames != expected:
+        decoded = (counters or {}).get("frames_decoded", 0)
+        if outcome.crashed or outcome.timed_out or counters is None or frames != expected or decoded == 0:
             setup_failed.append(f"clean run of {name}: {frames} frames (software {expected}), "
-                                f"exit {outcome.returncode}, timed out {outcome.timed_out}")
+                                f"{decoded} decoded by the device, exit {outcome.returncode}, "
+                                f"timed out {outcome.timed_out}")
         baselines[name] = counters or {}
         print(f"clean run {name}: {frames} frames, {outcome.elapsed:.1f} s")
 
     rows = OrderedDict((kind, {"mutants": 0, "crash": 0, "sanitizer": 0, "hang": 0, "leak": 0, "equal": 0,
-                               "fewer": 0, "more": 0, "failed": 0}) for kind in mutate.KINDS)
+                               "fewer": 0, "more": 0, "failed": 0, "fallback": 0}) for kind in mutate.KINDS)
     failures = []
     not_run = 0
     for index, (source_name, kind, seed, path) in enumerate(mutants):
@@ -156,6 +158,9 @@ def main():
         frames = frames_output(args.client, outcome)
         row = rows[kind]
         row["mutants"] += 1
+        # Frames out while the device decoded nothing: the client fell back
+        # to software (not a failure; the driver refused the stream).
+        row["fallback"] += bool(frames) and counters is not None and counters.get("frames_decoded", 0) == 0
         problems = []
         if outcome.timed_out:
             row["hang"] += 1
@@ -186,7 +191,7 @@ def main():
 
     elapsed = time.monotonic() - started
     header = (f"{'mutation':10} {'mutants':>7} {'crash':>5} {'sanitizer':>9} {'hang':>4} {'leak':>4} "
-              f"{'frames=sw':>9} {'fewer':>5} {'more':>4} {'failed':>6}")
+              f"{'frames=sw':>9} {'fewer':>5} {'more':>4} {'sw-fallback':>11} {'failed':>6}")
     print("\n" + header)
     print("-" * len(header))
     total = {key: 0 for key in next(iter(rows.values()))}
@@ -194,12 +199,14 @@ def main():
         for key in total:
             total[key] += row[key]
         print(f"{kind:10} {row['mutants']:>7} {row['crash']:>5} {row['sanitizer']:>9} {row['hang']:>4} "
-              f"{row['leak']:>4} {row['equal']:>9} {row['fewer']:>5} {row['more']:>4} {row['failed']:>6}")
+              f"{row['leak']:>4} {row['equal']:>9} {row['fewer']:>5} {row['more']:>4} {row['fallback']:>11} "
+              f"{row['failed']:>6}")
     print("-" * len(header))
     print(f"{'all':10} {total['mutants']:>7} {total['crash']:>5} {total['sanitizer']:>9} {total['hang']:>4} "
-          f"{total['leak']:>4} {total['equal']:>9} {total['fewer']:>5} {total['more']:>4} {total['failed']:>6}")
+          f"{total['leak']:>4} {total['equal']:>9} {total['fewer']:>5} {total['more']:>4} "
+          f"{total['fallback']:>11} {total['failed']:>6}")
     print("(frames=sw: as many frames as FFmpeg's software decoder output; fewer: the client ended early "
-          "or dropped pictures)")
+          "or dropped pictures; sw-fallback: the device decoded nothing and the client decoded in software)")
     for problem in setup_failed:
         print(f"SETUP FAILED {problem}")
     if not_run:
