@@ -286,9 +286,22 @@ TEST_F(DecodeTest, CountersLineFollowsTheContract) {
   counters.request_queued();
   counters.request_queued();
   counters.request_completed();
-  EXPECT_EQ(counters.to_json(42, "hantro"),
+  JobTiming timing;
+  timing.backend = std::chrono::microseconds(3000);
+  timing.busy = std::chrono::microseconds(3000);
+  timing.over_budget = true;
+  timing.late = std::chrono::microseconds(40);
+  counters.job_timed(timing);
+  timing.backend = std::chrono::microseconds(1000);
+  timing.busy = std::chrono::microseconds(2000);
+  timing.over_budget = false;
+  timing.late = std::chrono::microseconds(60);
+  counters.job_timed(timing);
+  EXPECT_EQ(counters.to_json(42, "hantro", 2000),
             "{\"pid\":42,\"profile\":\"hantro\",\"frames_decoded\":1,\"errors\":0,"
             "\"dpb_mismatches\":0,\"requests_allocated\":1,\"max_requests_in_flight\":2,"
+            "\"decode_us\":2000,\"jobs\":2,\"jobs_over_budget\":1,\"backend_us_total\":4000,"
+            "\"backend_us_max\":3000,\"device_busy_us\":5000,\"late_us_total\":100,"
             "\"ioctls\":{\"VIDIOC_QBUF\":2}}");
 }
 

@@ -15,8 +15,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "emulator.h"
@@ -28,10 +30,12 @@ namespace emu::test {
 // Test double for emu::H264Backend: "decodes" by filling the luma plane with
 // the low byte of decode_params.frame_num and the chroma plane with its
 // complement, and fails for a bitstream that starts with "BAD". Counts its
-// calls and keeps the last target.
+// calls and keeps the last target; takes `delay_us` of wall time per decode
+// when set (a backend slower than the device's window).
 struct FakeBackendStats {
   std::atomic<int> decodes{0};
   std::atomic<int> resets{0};
+  std::atomic<unsigned> delay_us{0};
   // Read after the job completed (its request signalled), so no race.
   std::atomic<CaptureLayout> last_layout{CaptureLayout::NV12};
   std::atomic<uint32_t> last_bytesperline{0};
@@ -44,6 +48,8 @@ class FakeBackend : public H264Backend {
   DecodeResult decode(const H264RequestControls& controls, const uint8_t* bitstream,
                       size_t length, const CaptureTarget& target) override {
     stats_.decodes++;
+    if (const unsigned delay = stats_.delay_us.load())
+      std::this_thread::sleep_for(std::chrono::microseconds(delay));
     if (length >= 3 && std::memcmp(bitstream, "BAD", 3) == 0) return {false, "bad bitstream"};
     const size_t luma = static_cast<size_t>(target.bytesperline) * target.height;
     std::memset(target.luma.data, controls.decode_params.frame_num & 0xff,

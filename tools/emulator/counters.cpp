@@ -87,6 +87,18 @@ void Counters::request_queued() {
   }
 }
 
+void Counters::job_timed(const JobTiming& timing) {
+  const auto backend_us = static_cast<uint64_t>(timing.backend.count());
+  jobs_++;
+  if (timing.over_budget) jobs_over_budget_++;
+  backend_us_total_ += backend_us;
+  uint64_t seen = backend_us_max_.load();
+  while (backend_us > seen && !backend_us_max_.compare_exchange_weak(seen, backend_us)) {
+  }
+  device_busy_us_ += static_cast<uint64_t>(timing.busy.count());
+  late_us_total_ += static_cast<uint64_t>(timing.late.count());
+}
+
 CounterSnapshot Counters::snapshot() const {
   CounterSnapshot out;
   out.frames_decoded = frames_decoded_;
@@ -94,6 +106,12 @@ CounterSnapshot Counters::snapshot() const {
   out.dpb_mismatches = dpb_mismatches_;
   out.requests_allocated = requests_allocated_;
   out.max_requests_in_flight = max_in_flight_;
+  out.jobs = jobs_;
+  out.jobs_over_budget = jobs_over_budget_;
+  out.backend_us_total = backend_us_total_;
+  out.backend_us_max = backend_us_max_;
+  out.device_busy_us = device_busy_us_;
+  out.late_us_total = late_us_total_;
   std::lock_guard lock(ioctl_mutex_);
   out.ioctls = ioctls_;
   return out;
@@ -101,12 +119,14 @@ CounterSnapshot Counters::snapshot() const {
 
 void Counters::reset() {
   frames_decoded_ = errors_ = dpb_mismatches_ = requests_allocated_ = max_in_flight_ = 0;
+  jobs_ = jobs_over_budget_ = backend_us_total_ = backend_us_max_ = device_busy_us_ =
+      late_us_total_ = 0;
   in_flight_ = 0;
   std::lock_guard lock(ioctl_mutex_);
   ioctls_.clear();
 }
 
-std::string Counters::to_json(int pid, const std::string& profile,
+std::string Counters::to_json(int pid, const std::string& profile, unsigned decode_us,
                               const std::string& extra_fields) const {
   const CounterSnapshot s = snapshot();
   std::string json = "{\"pid\":" + std::to_string(pid) + ",\"profile\":\"" + profile +
@@ -115,6 +135,13 @@ std::string Counters::to_json(int pid, const std::string& profile,
                      ",\"dpb_mismatches\":" + std::to_string(s.dpb_mismatches) +
                      ",\"requests_allocated\":" + std::to_string(s.requests_allocated) +
                      ",\"max_requests_in_flight\":" + std::to_string(s.max_requests_in_flight) +
+                     ",\"decode_us\":" + std::to_string(decode_us) +
+                     ",\"jobs\":" + std::to_string(s.jobs) +
+                     ",\"jobs_over_budget\":" + std::to_string(s.jobs_over_budget) +
+                     ",\"backend_us_total\":" + std::to_string(s.backend_us_total) +
+                     ",\"backend_us_max\":" + std::to_string(s.backend_us_max) +
+                     ",\"device_busy_us\":" + std::to_string(s.device_busy_us) +
+                     ",\"late_us_total\":" + std::to_string(s.late_us_total) +
                      ",\"ioctls\":{";
   bool first = true;
   for (const auto& [name, count] : s.ioctls) {

@@ -314,7 +314,8 @@ void Emulator::write_counters_at_exit() {
   // Once per process: _exit() and the destructor may both get here.
   if (counters_written_.exchange(true)) return;
   append_line(current.counters_path,
-              counters_.to_json(owner_pid_, current.profile_name, exit_state_json()));
+              counters_.to_json(owner_pid_, current.profile_name, current.decode_us,
+                                exit_state_json()));
 }
 
 // What is still open when the process exits: every fd, the emulated ones,

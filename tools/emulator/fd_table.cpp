@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <mutex>
 
@@ -109,6 +110,13 @@ std::map<NodeKind, size_t> FdTable::count_by_kind() const {
   std::map<NodeKind, size_t> counts;
   for (const auto& [fd, entry] : entries_) ++counts[entry.file->node_kind()];
   return counts;
+}
+
+bool FdTable::refers_to(const EmulatedFile* file) const {
+  std::shared_lock lock(mutex_);
+  SanitizerLockScope sanitizer_scope(&mutex_);
+  return std::any_of(entries_.begin(), entries_.end(),
+                     [&](const auto& entry) { return entry.second.file.get() == file; });
 }
 
 void FdTable::clear() {

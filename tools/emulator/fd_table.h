@@ -1,7 +1,8 @@
 // Which of the process' file descriptors are emulated device files. Each
-// emulated fd is a real fd (memfd or socket) so dup/close/poll/mmap keep their
-// kernel semantics; this table maps it to the model object behind it. dup'd
-// fds share the object, like they share an open file description.
+// emulated fd is a real fd (a memfd) so dup/close/fork keep their kernel
+// semantics; this table maps it to the model object behind it (which also
+// answers poll/select/epoll, wait_queue.h). dup'd fds share the object, like
+// they share an open file description.
 //
 // Thread safety: every method may be called from any thread. close() erases
 // the entry before the real close, so a number the kernel hands out again can
@@ -33,6 +34,8 @@ extern "C" void __tsan_release(void* address);
 #endif
 
 namespace emu {
+
+class PollTarget;
 
 // ThreadSanitizer's blocking interceptors (poll, ppoll, select, pselect) call
 // the next definition, the emulator's, with its own interceptors switched off,
@@ -70,10 +73,9 @@ class EmulatedFile {
   // fault layer (faults.h).
   virtual NodeKind node_kind() const { return NodeKind::Other; }
   virtual int decoder_index() const { return -1; }
-  // poll(2) readiness the real driver would report for `requested`, or -1
-  // when the backing fd's native readiness is already right. Called from the
-  // emulator's poll()/select(): a lock taken here needs a SanitizerLockScope.
-  virtual int poll_events(short requested) { (void)requested; return -1; }
+  // The driver's poll for this file (wait_queue.h), or null when the backing
+  // fd's own readiness is the answer (render and media nodes).
+  virtual PollTarget* poll_target() { return nullptr; }
   // mmap of the node (video buffers). Returns MAP_FAILED with errno set.
   virtual void* mmap(void* addr, size_t length, int prot, int flags, off_t offset);
 };
@@ -95,6 +97,8 @@ class FdTable {
   bool empty() const;
   // How many open fds are of each node kind.
   std::map<NodeKind, size_t> count_by_kind() const;
+  // Whether any fd still refers to `file` (its open file description lives).
+  bool refers_to(const EmulatedFile* file) const;
   void clear();
 
  private:

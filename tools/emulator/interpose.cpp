@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -30,9 +31,12 @@
 #include <cstdarg>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "emulator.h"
+#include "epoll_watch.h"
+#include "wait_queue.h"
 
 using emu::Emulator;
 
@@ -80,6 +84,11 @@ using FopenFn = FILE* (*)(const char*, const char*);
 using PpollFn = int (*)(struct pollfd*, nfds_t, const struct timespec*, const sigset_t*);
 using SelectFn = int (*)(int, fd_set*, fd_set*, fd_set*, struct timeval*);
 using PselectFn = int (*)(int, fd_set*, fd_set*, fd_set*, const struct timespec*, const sigset_t*);
+using EpollCtlFn = int (*)(int, int, int, struct epoll_event*);
+using EpollWaitFn = int (*)(int, struct epoll_event*, int, int);
+using EpollPwaitFn = int (*)(int, struct epoll_event*, int, int, const sigset_t*);
+using EpollPwait2Fn = int (*)(int, struct epoll_event*, int, const struct timespec*,
+                              const sigset_t*);
 
 constinit NextFunction<OpenFn> next_open{"open"}, next_open64{"open64"};
 constinit NextFunction<OpenatFn> next_openat{"openat"}, next_openat64{"openat64"};
@@ -100,6 +109,10 @@ constinit NextFunction<FopenFn> next_fopen{"fopen"}, next_fopen64{"fopen64"};
 constinit NextFunction<PpollFn> next_ppoll{"ppoll"};
 constinit NextFunction<SelectFn> next_select{"select"};
 constinit NextFunction<PselectFn> next_pselect{"pselect"};
+constinit NextFunction<EpollCtlFn> next_epoll_ctl{"epoll_ctl"};
+constinit NextFunction<EpollWaitFn> next_epoll_wait{"epoll_wait"};
+constinit NextFunction<EpollPwaitFn> next_epoll_pwait{"epoll_pwait"};
+constinit NextFunction<EpollPwait2Fn> next_epoll_pwait2{"epoll_pwait2"};
 
 int no_next_function() {
   errno = ENOSYS;
@@ -147,25 +160,97 @@ void fill_statx(struct statx* out, const struct stat& st) {
 
 using Clock = std::chrono::steady_clock;
 
-// The driver's readiness of an emulated fd, after the fault layer (an
-// unplugged node, an injected POLLERR on the result poll returns).
-int emulated_events(emu::EmulatedFile& file, short requested, bool reported) {
-  const int events = file.poll_events(requested);
-  return Emulator::instance().faults().on_poll(file.node_kind(), file.decoder_index(), events, reported);
+// What is left of a wait: nullopt for "no timeout".
+struct Deadline {
+  std::optional<Clock::time_point> at;
+  static Deadline after(const struct timespec* timeout) {
+    if (!timeout) return {};
+    return {Clock::now() + std::chrono::seconds(timeout->tv_sec) +
+            std::chrono::nanoseconds(timeout->tv_nsec)};
+  }
+  static Deadline after_ms(int timeout_ms) {
+    if (timeout_ms < 0) return {};
+    return {Clock::now() + std::chrono::milliseconds(timeout_ms)};
+  }
+  bool passed() const { return at && Clock::now() >= *at; }
+  // The remaining time as a timespec (zero once passed), or null for none.
+  const struct timespec* remaining(struct timespec& out) const {
+    if (!at) return nullptr;
+    const auto left = std::max(*at - Clock::now(), Clock::duration::zero());
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    out.tv_sec = static_cast<time_t>(ns / 1000000000);
+    out.tv_nsec = static_cast<long>(ns % 1000000000);
+    return &out;
+  }
+  // The deadline itself on CLOCK_MONOTONIC (steady_clock's clock), or null.
+  const struct timespec* absolute(struct timespec& out) const {
+    if (!at) return nullptr;
+    const auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(at->time_since_epoch()).count();
+    out.tv_sec = static_cast<time_t>(ns / 1000000000);
+    out.tv_nsec = static_cast<long>(ns % 1000000000);
+    return &out;
+  }
+  // Whole milliseconds left, rounded up (epoll_wait's unit); -1 for none.
+  int remaining_ms() const {
+    if (!at) return -1;
+    const auto left = std::max(*at - Clock::now(), Clock::duration::zero());
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    return static_cast<int>(std::min<long long>(ms, INT_MAX));
+  }
+};
+
+// The driver's answer for an emulated fd (its .poll, under the file's lock),
+// after the fault layer (an unplugged node; an injected POLLERR, fired only
+// when `reported`, i.e. when this answer goes back to the client), masked as
+// the poll core masks it (do_pollfd: requested | POLLERR | POLLHUP).
+int emulated_events(emu::EmulatedFile& file, emu::PollTarget* target, short requested,
+                    int native, bool reported) {
+  const int events = target ? emu::driver_poll(*target, requested) : native;
+  const int faulted = Emulator::instance().faults().on_poll(file.node_kind(), file.decoder_index(),
+                                                            events, reported);
+  return faulted & (requested | POLLERR | POLLHUP);
 }
 
-// Emulated fds answer with the driver's readiness (EmulatedFile::poll_events);
-// their backing sockets are made readable by the model whenever that
-// readiness may have changed, so waiting happens in the real ppoll().
+// The entries with a poll target get the model's answer. Returns how many
+// have events.
+int sample_emulated(struct pollfd* fds, nfds_t count,
+                    const std::vector<std::shared_ptr<emu::EmulatedFile>>& files,
+                    const std::vector<emu::PollTarget*>& targets, bool reported) {
+  int ready = 0;
+  for (nfds_t i = 0; i < count; ++i) {
+    if (!targets[i]) continue;
+    fds[i].revents = static_cast<short>(
+        emulated_events(*files[i], targets[i], fds[i].events, 0, reported));
+    if (fds[i].revents) ++ready;
+  }
+  return ready;
+}
+
+// poll/select over a set holding emulated fds, as do_poll() does it: the
+// calling thread joins the wait queue of each emulated request or video fd
+// and sleeps until a file it waits on changes, a real fd is ready, the
+// timeout passes or a signal arrives. Request and video entries are answered
+// by the model (POLLPRI for a completed request, as media_request_poll;
+// POLLIN, POLLOUT, POLLERR for a video node, as v4l2_m2m_poll), never by
+// their memfd; render and media nodes by their memfd (the kernel's
+// DEFAULT_POLLMASK) unless the fault layer says otherwise. With only request
+// and video fds and no signal mask the sleep is a futex wait (no syscall at
+// all when something is ready); otherwise one real ppoll() covers the
+// client's other fds and the waiter's eventfd.
 int emulated_ppoll(struct pollfd* fds, nfds_t count, const struct timespec* timeout,
                    const sigset_t* sigmask) {
   const PpollFn real_ppoll = next_ppoll.get();
   if (!real_ppoll) return no_next_function();
   std::vector<std::shared_ptr<emu::EmulatedFile>> files(count);
-  bool any = false;
+  std::vector<emu::PollTarget*> targets(count, nullptr);
+  bool any = false, any_target = false, any_real = false;
   for (nfds_t i = 0; fds && i < count; ++i) {
     files[i] = Emulator::instance().fds().find(fds[i].fd);
+    targets[i] = files[i] ? files[i]->poll_target() : nullptr;
     any = any || files[i];
+    any_target = any_target || targets[i];
+    any_real = any_real || (!targets[i] && fds[i].fd >= 0);
   }
   if (!any) return real_ppoll(fds, count, timeout, sigmask);
   // A signal that interrupts the wait (V4L2_EMU_FAULTS poll:EINTR).
@@ -173,52 +258,50 @@ int emulated_ppoll(struct pollfd* fds, nfds_t count, const struct timespec* time
     errno = error;
     return -1;
   }
+  const bool futex = !any_real && !sigmask;
+  emu::PollWaiter waiter(futex ? emu::PollWaiter::Mode::Futex : emu::PollWaiter::Mode::EventFd);
+  if (!waiter.valid()) return -1;
+  std::vector<std::unique_ptr<emu::WaitRegistration>> registrations;
+  for (nfds_t i = 0; i < count; ++i)
+    if (targets[i])
+      registrations.push_back(std::make_unique<emu::WaitRegistration>(*targets[i], waiter));
+  const Deadline deadline = Deadline::after(timeout);
 
-  const bool infinite = timeout == nullptr;
-  const auto deadline =
-      infinite ? Clock::time_point::max()
-               : Clock::now() + std::chrono::seconds(timeout->tv_sec) +
-                     std::chrono::nanoseconds(timeout->tv_nsec);
-  std::vector<struct pollfd> work(fds, fds + count);
-  bool spurious = false;
-  while (true) {
-    for (nfds_t i = 0; i < count; ++i)
-      work[i].events = files[i] ? static_cast<short>(POLLIN | POLLPRI) : fds[i].events;
-    // Something emulated may already be ready: then only sample the others.
-    bool ready_now = false;
-    for (nfds_t i = 0; i < count && !ready_now; ++i)
-      if (files[i] && emulated_events(*files[i], fds[i].events, false) > 0) ready_now = true;
-    struct timespec slice {};
-    const struct timespec* wait = &slice;
-    if (!ready_now) {
-      auto left = deadline == Clock::time_point::max() ? Clock::duration::max()
-                                                       : deadline - Clock::now();
-      if (spurious) left = std::min<Clock::duration>(left, std::chrono::milliseconds(1));
-      if (left == Clock::duration::max()) {
-        wait = nullptr;
-      } else if (left > Clock::duration::zero()) {
-        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-        slice.tv_sec = ns / 1000000000;
-        slice.tv_nsec = ns % 1000000000;
-      }
+  if (futex) {
+    struct timespec at {};
+    const struct timespec* until = deadline.absolute(at);
+    while (true) {
+      const uint32_t seen = waiter.generation();
+      for (nfds_t i = 0; i < count; ++i)
+        if (!targets[i]) fds[i].revents = 0;  // negative fds
+      const int ready = sample_emulated(fds, count, files, targets, true);
+      if (ready > 0 || deadline.passed()) return ready;
+      if (waiter.sleep(seen, until) != 0) return -1;
     }
-    const int result = real_ppoll(work.data(), count, wait, sigmask);
+  }
+
+  // Request and video entries become fd -1 (ignored by the kernel); the
+  // waiter's eventfd goes last.
+  std::vector<struct pollfd> work(count + 1);
+  for (nfds_t i = 0; i < count; ++i) work[i] = {targets[i] ? -1 : fds[i].fd, fds[i].events, 0};
+  work[count] = {waiter.fd(), POLLIN, 0};
+  while (true) {
+    const int ready_before =
+        any_target ? sample_emulated(fds, count, files, targets, false) : 0;
+    struct timespec slice {};
+    const struct timespec* wait = ready_before > 0 ? &slice : deadline.remaining(slice);
+    const int result = real_ppoll(work.data(), count + 1, wait, sigmask);
     if (result < 0) return result;
-    int ready = 0;
-    bool emulated_woke = false;
+    if (work[count].revents) waiter.consume();
+    int ready = sample_emulated(fds, count, files, targets, true);
     for (nfds_t i = 0; i < count; ++i) {
-      if (files[i]) {
-        emulated_woke = emulated_woke || work[i].revents;
-        const int events = emulated_events(*files[i], fds[i].events, true);
-        const short mask = static_cast<short>(fds[i].events | POLLERR | POLLHUP);
-        fds[i].revents = static_cast<short>(events > 0 ? (events & mask) : 0);
-      } else {
-        fds[i].revents = work[i].revents;
-      }
+      if (targets[i]) continue;
+      fds[i].revents = files[i] ? static_cast<short>(emulated_events(
+                                      *files[i], nullptr, fds[i].events, work[i].revents, true))
+                                : work[i].revents;
       if (fds[i].revents) ++ready;
     }
-    if (ready > 0 || (!infinite && Clock::now() >= deadline)) return ready;
-    spurious = emulated_woke;
+    if (ready > 0 || deadline.passed()) return ready;
   }
 }
 
@@ -268,6 +351,23 @@ int select_via_poll(int nfds, fd_set* r, fd_set* w, fd_set* e, const struct time
     }
   }
   return bits;
+}
+
+// ---- epoll ---------------------------------------------------------------
+
+// epoll_wait and its variants over a set that may hold emulated watches:
+// `wait_once(deadline)` is the client's own call with what is left of its
+// timeout. When every event it returned was dropped (the model's state moved
+// on), the wait goes on, as ep_poll() does when ep_send_events() finds none.
+template <typename WaitOnce>
+int epoll_wait_translated(struct epoll_event* events, const Deadline& deadline, WaitOnce wait_once) {
+  emu::EpollWatches& watches = emu::EpollWatches::instance();
+  while (true) {
+    const int result = wait_once(deadline);
+    if (result <= 0 || watches.empty()) return result;
+    const int kept = watches.translate(events, result);
+    if (kept > 0 || deadline.passed()) return kept;
+  }
 }
 
 int do_ioctl(int fd, unsigned long request, void* arg) {
@@ -547,6 +647,14 @@ __attribute__((visibility("default"))) int close(int fd) {
   // Erased before the real close: once the kernel may reuse the number, the
   // table no longer names it.
   std::shared_ptr<emu::EmulatedFile> dropped = Emulator::instance().fds().erase(fd);
+  emu::EpollWatches& watches = emu::EpollWatches::instance();
+  if (!watches.empty()) {
+    // eventpoll_release(): a file leaves every epoll set when its last fd
+    // goes; an epoll fd takes its registrations with it.
+    if (dropped && !Emulator::instance().fds().refers_to(dropped.get()))
+      watches.file_released(dropped.get());
+    if (!dropped) watches.epoll_fd_closed(fd);
+  }
   const CloseFn real_close = next_close.get();
   return real_close ? real_close(fd) : no_next_function();
 }
@@ -623,6 +731,45 @@ __attribute__((visibility("default"))) int pselect(int nfds, fd_set* r, fd_set* 
     return real_pselect ? real_pselect(nfds, r, w, e, timeout, sigmask) : no_next_function();
   }
   return select_via_poll(nfds, r, w, e, timeout, sigmask);
+}
+
+// ---- epoll ----------------------------------------------------------------
+__attribute__((visibility("default"))) int epoll_ctl(int epfd, int op, int fd,
+                                                     struct epoll_event* event) noexcept {
+  const EpollCtlFn real_ctl = next_epoll_ctl.get();
+  if (!real_ctl) return no_next_function();
+  std::shared_ptr<emu::EmulatedFile> file = Emulator::instance().fds().find(fd);
+  emu::PollTarget* target = file ? file->poll_target() : nullptr;
+  if (!target) return real_ctl(epfd, op, fd, event);
+  return finish(emu::EpollWatches::instance().control(real_ctl, epfd, op, fd, std::move(file),
+                                                      *target, event));
+}
+__attribute__((visibility("default"))) int epoll_wait(int epfd, struct epoll_event* events,
+                                                      int max, int timeout_ms) {
+  const EpollWaitFn real_wait = next_epoll_wait.get();
+  if (!real_wait) return no_next_function();
+  return epoll_wait_translated(events, Deadline::after_ms(timeout_ms), [&](const Deadline& d) {
+    return real_wait(epfd, events, max, d.remaining_ms());
+  });
+}
+__attribute__((visibility("default"))) int epoll_pwait(int epfd, struct epoll_event* events,
+                                                       int max, int timeout_ms,
+                                                       const sigset_t* sigmask) {
+  const EpollPwaitFn real_wait = next_epoll_pwait.get();
+  if (!real_wait) return no_next_function();
+  return epoll_wait_translated(events, Deadline::after_ms(timeout_ms), [&](const Deadline& d) {
+    return real_wait(epfd, events, max, d.remaining_ms(), sigmask);
+  });
+}
+__attribute__((visibility("default"))) int epoll_pwait2(int epfd, struct epoll_event* events,
+                                                        int max, const struct timespec* timeout,
+                                                        const sigset_t* sigmask) {
+  const EpollPwait2Fn real_wait = next_epoll_pwait2.get();
+  if (!real_wait) return no_next_function();
+  return epoll_wait_translated(events, Deadline::after(timeout), [&](const Deadline& d) {
+    struct timespec left {};
+    return real_wait(epfd, events, max, d.remaining(left), sigmask);
+  });
 }
 
 }  // extern "C"

@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <linux/media.h>
 #include <poll.h>
-#include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -18,24 +18,16 @@ namespace emu {
 
 std::shared_ptr<Request> Request::create(std::shared_ptr<EmulatedDevice> device, int& client_fd,
                                          int& error) {
-  int ends[2];
-  // media-ioc-request-alloc.rst: the request fd is close-on-exec.
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+  // media-ioc-request-alloc.rst: the request fd is close-on-exec. A memfd
+  // gives it a unique inode (FdTable's stale-fd check) and needs no syscall
+  // a sandbox might refuse (memfd_create is in Firefox's common policy).
+  const long fd = ::syscall(SYS_memfd_create, "emu-request", MFD_CLOEXEC);
+  if (fd < 0) {
     error = -errno;
     return nullptr;
   }
-  UniqueFd client(ends[0]);
-  UniqueFd sender(ends[1]);
-  UniqueFd client_dup(static_cast<int>(::syscall(SYS_fcntl, client.get(), F_DUPFD_CLOEXEC, 0)));
-  if (!client_dup.valid()) {
-    error = -errno;
-    return nullptr;
-  }
-  std::shared_ptr<Request> request(new Request(std::move(device)));
-  request->signal_sender_ = std::move(sender);
-  request->client_end_ = std::move(client_dup);
-  client_fd = client.release();
-  return request;
+  client_fd = static_cast<int>(fd);
+  return std::shared_ptr<Request>(new Request(std::move(device)));
 }
 
 const ControlValues* Request::controls_of(uint64_t instance_serial) const {
@@ -59,6 +51,7 @@ int Request::queue() {
       if (const int ret = instance->request_validate(bound.index)) return ret;
   state_ = State::Queued;
   device_->emulator().counters().request_queued();
+  waiters_.wake_all(false);  // an idle request's POLLERR is gone
   for (const auto& bound : std::vector<BoundBuffer>(buffers_))
     if (auto instance = bound.instance.lock()) instance->request_queued(bound.index);
   return 0;
@@ -75,8 +68,8 @@ int Request::reinit() {
       if (auto instance = buffer.instance.lock()) instance->request_unbound(buffer.index);
   controls_.clear();
   completed_values_.clear();
-  clear_signal();
   state_ = State::Idle;
+  waiters_.wake_all(false);  // POLLPRI becomes POLLERR
   return 0;
 }
 
@@ -103,22 +96,13 @@ void Request::buffer_completed(const M2mInstance* instance, uint32_t index,
 void Request::complete() {
   state_ = State::Complete;
   device_->emulator().counters().request_completed();
-  if (!signalled_) {
-    // request-api.rst: completion is signalled as POLLPRI on the request fd.
-    const char byte = 1;
-    if (::send(signal_sender_.get(), &byte, 1, MSG_OOB | MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
-      signalled_ = true;
-  }
+  // media_request_object_complete() -> wake_up_interruptible_all(&req->poll_wait).
+  waiters_.wake_all(true);
 }
 
-void Request::clear_signal() {
-  if (!signalled_) return;
-  char byte = 0;
-  ::recv(client_end_.get(), &byte, 1, MSG_OOB | MSG_DONTWAIT);
-  signalled_ = false;
-}
+std::mutex& Request::poll_lock() { return device_->mutex; }
 
-int Request::poll_events(short requested) const {
+int Request::ready_events(short requested) {
   // media_request_poll(): only POLLPRI is reported; an idle request is POLLERR.
   if (!(requested & POLLPRI)) return 0;
   if (state_ == State::Complete) return POLLPRI;
@@ -139,12 +123,5 @@ int RequestFile::ioctl(int, unsigned long command, void*) {
 }
 
 int RequestFile::decoder_index() const { return static_cast<int>(request_->device().index()); }
-
-int RequestFile::poll_events(short requested) {
-  std::lock_guard lock(request_->device().mutex);
-  // Runs inside poll()/select(), where TSan does not see this lock.
-  SanitizerLockScope sanitizer_scope(&request_->device().mutex);
-  return request_->poll_events(requested);
-}
 
 }  // namespace emu

@@ -1,6 +1,7 @@
 // A media request (Documentation/userspace-api/media/mediactl/request-api.rst).
-// Its fd is one end of an AF_UNIX socketpair: completion sends one MSG_OOB
-// byte, which poll/select/epoll report natively as POLLPRI/exceptfds/EPOLLPRI.
+// Its fd is a memfd; poll/select/epoll on it are answered by the model
+// (media_request_poll: POLLPRI once complete, POLLERR while idle) and sleep
+// on its wait queue (wait_queue.h) until it changes.
 #pragma once
 
 #include <cstdint>
@@ -11,13 +12,14 @@
 #include "controls.h"
 #include "fd_table.h"
 #include "unique_fd.h"
+#include "wait_queue.h"
 
 namespace emu {
 
 class EmulatedDevice;
 class M2mInstance;
 
-class Request : public std::enable_shared_from_this<Request> {
+class Request : public std::enable_shared_from_this<Request>, public PollTarget {
  public:
   enum class State { Idle, Queued, Complete };
 
@@ -40,12 +42,14 @@ class Request : public std::enable_shared_from_this<Request> {
   const ControlValues& completed_values() const { return completed_values_; }
   EmulatedDevice& device() { return *device_; }
 
-  int poll_events(short requested) const;
+  // PollTarget: the device mutex guards the request.
+  std::mutex& poll_lock() override;
+  WaitQueue& wait_queue() override { return waiters_; }
+  int ready_events(short requested) override;
 
  private:
   explicit Request(std::shared_ptr<EmulatedDevice> device) : device_(std::move(device)) {}
   void complete();
-  void clear_signal();
 
   struct BoundBuffer {
     std::weak_ptr<M2mInstance> instance;
@@ -58,9 +62,7 @@ class Request : public std::enable_shared_from_this<Request> {
   std::vector<BoundBuffer> buffers_;
   std::map<uint64_t, ControlValues> controls_;
   ControlValues completed_values_;
-  UniqueFd signal_sender_;  // our end of the socketpair
-  UniqueFd client_end_;     // a dup of the client's end, to clear the OOB byte
-  bool signalled_ = false;
+  WaitQueue waiters_;
 };
 
 class RequestFile : public EmulatedFile {
@@ -70,7 +72,7 @@ class RequestFile : public EmulatedFile {
   dev_t rdev() const override { return 0; }
   NodeKind node_kind() const override { return NodeKind::Request; }
   int decoder_index() const override;
-  int poll_events(short requested) override;
+  PollTarget* poll_target() override { return request_.get(); }
   const std::shared_ptr<Request>& request() const { return request_; }
 
  private:

@@ -5,8 +5,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -90,29 +90,27 @@ bool M2mInstance::Queue::has_queued_buffers() const {
 
 std::shared_ptr<M2mInstance> M2mInstance::create(std::shared_ptr<EmulatedDevice> device,
                                                  int open_flags, int& client_fd, int& error) {
-  int ends[2];
-  const int cloexec = (open_flags & O_CLOEXEC) ? SOCK_CLOEXEC : 0;
-  const int nonblock = (open_flags & O_NONBLOCK) ? SOCK_NONBLOCK : 0;
-  if (::socketpair(AF_UNIX, SOCK_STREAM | cloexec | nonblock, 0, ends) != 0) {
+  // The client's fd is a memfd: a unique inode for FdTable's stale-fd check,
+  // real dup/close/fork semantics, and nothing a sandbox might refuse.
+  const long fd = ::syscall(SYS_memfd_create, "emu-video",
+                            (open_flags & O_CLOEXEC) ? MFD_CLOEXEC : 0u);
+  if (fd < 0) {
     error = -errno;
     return nullptr;
   }
-  UniqueFd client(ends[0]);
-  UniqueFd sender(ends[1]);
-  UniqueFd client_dup(static_cast<int>(::syscall(SYS_fcntl, client.get(), F_DUPFD_CLOEXEC, 0)));
-  if (!client_dup.valid()) {
+  UniqueFd client(static_cast<int>(fd));
+  // O_NONBLOCK lives in the open file description: DQBUF reads it back.
+  if ((open_flags & O_NONBLOCK) && ::syscall(SYS_fcntl, client.get(), F_SETFL, O_NONBLOCK) != 0) {
     error = -errno;
     return nullptr;
   }
-  std::shared_ptr<M2mInstance> instance(
-      new M2mInstance(std::move(device), std::move(sender), std::move(client_dup)));
+  std::shared_ptr<M2mInstance> instance(new M2mInstance(std::move(device)));
   instance->worker_ = std::thread([raw = instance.get()] { raw->worker_main(); });
   client_fd = client.release();
   return instance;
 }
 
-M2mInstance::M2mInstance(std::shared_ptr<EmulatedDevice> device, UniqueFd signal_sender,
-                         UniqueFd client_end)
+M2mInstance::M2mInstance(std::shared_ptr<EmulatedDevice> device)
     : device_(std::move(device)),
       emulator_(device_->emulator()),
       serial_(next_serial++),
@@ -121,8 +119,8 @@ M2mInstance::M2mInstance(std::shared_ptr<EmulatedDevice> device, UniqueFd signal
                   : PlanesApi::multiplanar()),
       driver_(CodecDriver::create(device_->profile(), emulator_.config().cedrus_tiled)),
       current_controls_(device_->controls().defaults()),
-      signal_sender_(std::move(signal_sender)),
-      client_end_(std::move(client_end)) {
+      decode_time_(emulator_.config().decode_us),
+      hardware_dpb_(emulator_.config().dpb_check == DpbCheckMode::Hardware) {
   output_.type = planes_.output_type();
   output_.direction = Direction::Output;
   capture_.type = planes_.capture_type();
@@ -205,7 +203,8 @@ int M2mInstance::ioctl(int fd, unsigned long request, void* arg) {
   }
   // v4l2_m2m_qbuf()/streamon()/... end in v4l2_m2m_try_schedule().
   release_stale_held_capture();
-  update_signal();
+  note_if_runnable();
+  notify_pollers(false);
   device_->changed.notify_all();
   return ret;
 }
@@ -335,6 +334,7 @@ void M2mInstance::cancel_queue(Queue& queue) {
   queue.uses_requests = false;
   queue.uses_qbuf = false;
   queue.sequence = 0;
+  notify_pollers(true);  // __vb2_queue_cancel() -> wake_up_all(&q->done_wq)
 }
 
 void M2mInstance::free_buffers(Queue& queue) {
@@ -543,7 +543,8 @@ void M2mInstance::request_queued(uint32_t output_index) {
   // vb2 hands the buffer to the driver (buf_queue) once the queue streams.
   if (output_.streaming) driver_->output_buffer_queued();
   release_stale_held_capture();  // v4l2_m2m_request_queue() -> v4l2_m2m_try_schedule()
-  update_signal();
+  note_if_runnable();
+  notify_pollers(false);
   device_->changed.notify_all();
 }
 
@@ -696,11 +697,11 @@ int M2mInstance::legacy_ctrl(unsigned long command, v4l2_control& control) {
   return ret;
 }
 
-int M2mInstance::poll_events(short requested) {
-  std::lock_guard lock(device_->mutex);
-  // Reached from TSan's poll interceptor, which hides the lock from TSan.
-  SanitizerLockScope sanitizer_scope(&device_->mutex);
-  // v4l2_m2m_poll() / v4l2_m2m_poll_for_data().
+std::mutex& M2mInstance::poll_lock() { return device_->mutex; }
+
+int M2mInstance::ready_events(short requested) {
+  // v4l2_m2m_poll() / v4l2_m2m_poll_for_data(); no events are emulated, so
+  // never POLLPRI.
   if (!(requested & (POLLOUT | POLLWRNORM | POLLIN | POLLRDNORM))) return 0;
   if ((!output_.streaming || !output_.has_queued_buffers()) &&
       (!capture_.streaming || !capture_.has_queued_buffers()))
@@ -711,20 +712,15 @@ int M2mInstance::poll_events(short requested) {
   return events;
 }
 
-// Keeps the client's socket readable exactly while poll would report
-// something, so poll()/epoll on the bare fd wake when the model changes.
-void M2mInstance::update_signal() {
-  const bool idle = (!output_.streaming || !output_.has_queued_buffers()) &&
-                    (!capture_.streaming || !capture_.has_queued_buffers());
-  const bool want = idle || unplugged_ || !output_.done.empty() || !capture_.done.empty();
-  if (want && !signalled_) {
-    const char byte = 1;
-    signalled_ = ::send(signal_sender_.get(), &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1;
-  } else if (!want && signalled_) {
-    char byte = 0;
-    ::recv(client_end_.get(), &byte, 1, MSG_DONTWAIT);
-    signalled_ = false;
-  }
+void M2mInstance::notify_pollers(bool event) { waiters_.wake_all(event); }
+
+// v4l2_m2m_try_run() starts a job the moment it becomes runnable; remember
+// that moment so the job's window starts there, not when the worker thread
+// gets the CPU.
+void M2mInstance::note_if_runnable() {
+  if (job_running_) return;
+  if (!job_ready()) runnable_since_.reset();
+  else if (!runnable_since_) runnable_since_ = Clock::now();
 }
 
 void* M2mInstance::mmap(void* addr, size_t length, int prot, int flags, off_t offset) {
@@ -920,9 +916,32 @@ void M2mInstance::finish_job(Job& job, const DecodeResult& result) {
   if (out.request) out.request->buffer_completed(this, out.index, current_controls_);
   job_running_ = false;
   release_stale_held_capture();  // v4l2_m2m_schedule_next_job() -> try_schedule
-  update_signal();
+  // A job queued while this one ran starts where this one's window ended.
+  if (job_ready()) runnable_since_ = device_free_at_;
+  notify_pollers(true);  // vb2_buffer_done() -> wake_up(&q->done_wq)
   device_->changed.notify_all();
 }
+
+namespace {
+
+// clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME): steady_clock's clock, and
+// a syscall Firefox's sandbox allows for that clock.
+void sleep_until(std::chrono::steady_clock::time_point deadline) {
+  const auto since_epoch = deadline.time_since_epoch();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(seconds.count());
+  ts.tv_nsec = static_cast<long>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - seconds).count());
+  while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+  }
+}
+
+std::chrono::microseconds as_us(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(d);
+}
+
+}  // namespace
 
 // device_run(): the decode itself, outside the device lock.
 DecodeResult M2mInstance::run_decode(Job& job, bool hardware_dpb) {
@@ -973,9 +992,12 @@ DecodeResult M2mInstance::run_decode(Job& job, bool hardware_dpb) {
                           target);
 }
 
+// Hardware timing: a job occupies the device for decode_time_ from the moment
+// it became runnable (v4l2_m2m_try_run), and the backend's real decode runs
+// inside that window; the picture is published when the window ends, or when
+// the backend finishes if it is slower (counted: jobs_over_budget). A
+// job:slow fault lengthens that job's window by its delay.
 void M2mInstance::worker_main() {
-  DecodeMode backend_mode = DecodeMode::FrameBased;
-  StartCode backend_start_code = StartCode::AnnexB;
   std::unique_lock lock(device_->mutex);
   while (true) {
     device_->changed.wait(lock, [&] { return stopping_ || job_ready(); });
@@ -985,16 +1007,19 @@ void M2mInstance::worker_main() {
       // video_unregister_device(): no job runs any more; what is queued
       // stays queued until close cancels it. Pollers see POLLERR|POLLHUP.
       unplugged_ = true;
-      update_signal();
+      notify_pollers(true);
       device_->changed.notify_all();
       continue;
     }
+    const Clock::time_point start = runnable_since_.value_or(Clock::now());
+    runnable_since_.reset();
     Job job = start_job();
     job.fault = fault;
     if (fault.kind == JobFaultKind::Hang) {
       // Stuck in the hardware until STREAMOFF or close aborts it
       // (v4l2_m2m_cancel_job() -> the driver's job_abort).
       device_->changed.wait(lock, [&] { return stopping_ || abort_job_; });
+      device_free_at_ = Clock::now();
       finish_job(job, {false, "decode job hung (V4L2_EMU_FAULTS job:hang), aborted by STREAMOFF or close"});
       continue;
     }
@@ -1009,22 +1034,31 @@ void M2mInstance::worker_main() {
                 V4L2_STATELESS_H264_START_CODE_ANNEX_B
             ? StartCode::AnnexB
             : StartCode::None;
-    const unsigned decode_us = emulator_.config().decode_us;
-    const bool hardware_dpb = emulator_.config().dpb_check == DpbCheckMode::Hardware;
+    const bool hardware_dpb = hardware_dpb_;
     lock.unlock();
 
-    if (decode_us) std::this_thread::sleep_for(std::chrono::microseconds(decode_us));
-    if (job.fault.delay_us) std::this_thread::sleep_for(std::chrono::microseconds(job.fault.delay_us));
-    if (!backend_ || mode != backend_mode || start_code != backend_start_code) {
+    const Clock::time_point backend_start = Clock::now();
+    if (!backend_ || mode != backend_mode_ || start_code != backend_start_code_) {
       backend_ = emulator_.make_backend(mode, start_code);
-      backend_mode = mode;
-      backend_start_code = start_code;
+      backend_mode_ = mode;
+      backend_start_code_ = start_code;
     } else if (reset) {
       backend_->reset();
     }
     const DecodeResult result = run_decode(job, hardware_dpb);
+    const Clock::time_point backend_end = Clock::now();
+    const Clock::time_point window_end =
+        start + decode_time_ + std::chrono::microseconds(job.fault.delay_us);
+    if (backend_end < window_end) sleep_until(window_end);
 
     lock.lock();
+    device_free_at_ = std::max(window_end, backend_end);
+    JobTiming timing;
+    timing.backend = as_us(backend_end - backend_start);
+    timing.over_budget = decode_time_.count() > 0 && backend_end - backend_start > decode_time_;
+    timing.busy = as_us(device_free_at_ - start);
+    timing.late = as_us(std::max(Clock::now() - device_free_at_, Clock::duration::zero()));
+    emulator_.counters().job_timed(timing);
     finish_job(job, result);
   }
 }

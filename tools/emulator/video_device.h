@@ -10,6 +10,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -25,12 +26,13 @@
 #include "media_device.h"
 #include "planes_api.h"
 #include "unique_fd.h"
+#include "wait_queue.h"
 
 namespace emu {
 
 class Request;
 
-class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
+class M2mInstance : public std::enable_shared_from_this<M2mInstance>, public PollTarget {
  public:
   // Creates the instance and the client's fd (returned in client_fd).
   static std::shared_ptr<M2mInstance> create(std::shared_ptr<EmulatedDevice> device, int open_flags,
@@ -38,7 +40,10 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
   ~M2mInstance();
 
   int ioctl(int fd, unsigned long request, void* arg);
-  int poll_events(short requested);
+  // PollTarget (v4l2_m2m_poll); the device mutex guards the instance.
+  std::mutex& poll_lock() override;
+  WaitQueue& wait_queue() override { return waiters_; }
+  int ready_events(short requested) override;
   void* mmap(void* addr, size_t length, int prot, int flags, off_t offset);
   uint64_t serial() const { return serial_; }
   EmulatedDevice& device() { return *device_; }
@@ -108,7 +113,9 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
     unsigned cedrus_position = 0;
   };
 
-  M2mInstance(std::shared_ptr<EmulatedDevice> device, UniqueFd signal_sender, UniqueFd client_end);
+  using Clock = std::chrono::steady_clock;
+
+  explicit M2mInstance(std::shared_ptr<EmulatedDevice> device);
   Queue* queue_for(uint32_t type);
   static uint64_t to_ns(const timeval& tv);
   QueueBusy queue_busy() const;
@@ -139,7 +146,9 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
   int check_plane_sizes(const Queue& queue, const Buffer& buffer) const;
   int set_controls(const ControlValues& staged, ControlValues& target, size_t& applied);
   ValidationContext validation_context() const;
-  void update_signal();
+  // Wakes pollers after a change; `event` where the kernel calls wake_up().
+  void notify_pollers(bool event);
+  void note_if_runnable();
   void update_backend_config();
 
   void worker_main();
@@ -159,9 +168,9 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
   std::unique_ptr<CodecDriver> driver_;
   Queue output_, capture_;
   ControlValues current_controls_;
-  UniqueFd signal_sender_;  // writing here makes the client's fd readable
-  UniqueFd client_end_;     // dup of the client's end, to drain that byte
-  bool signalled_ = false;
+  const std::chrono::microseconds decode_time_;  // V4L2_EMU_DECODE_US: one job's wall time
+  const bool hardware_dpb_;                      // V4L2_EMU_DPB_CHECK=hardware
+  WaitQueue waiters_;
 
   std::unique_ptr<H264Backend> backend_;  // used by the worker only
   bool backend_reset_pending_ = false;
@@ -170,6 +179,13 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance> {
   bool stopping_ = false;
   bool abort_job_ = false;   // STREAMOFF/close aborts a hung job (job:hang)
   bool unplugged_ = false;   // the device went away (V4L2_EMU_FAULTS unplug)
+  // The device's own timeline (V4L2_EMU_DECODE_US): when the next job became
+  // runnable (both queues ready, device free), and when the last job's window
+  // ended, which a job queued meanwhile starts from.
+  std::optional<Clock::time_point> runnable_since_;
+  Clock::time_point device_free_at_{};
+  DecodeMode backend_mode_ = DecodeMode::FrameBased;
+  StartCode backend_start_code_ = StartCode::AnnexB;
   std::thread worker_;
 };
 
@@ -182,7 +198,7 @@ class VideoFile : public EmulatedFile {
   dev_t rdev() const override;
   NodeKind node_kind() const override { return NodeKind::Video; }
   int decoder_index() const override { return static_cast<int>(instance_->device().index()); }
-  int poll_events(short requested) override { return instance_->poll_events(requested); }
+  PollTarget* poll_target() override { return instance_.get(); }
   void* mmap(void* addr, size_t length, int prot, int flags, off_t offset) override {
     return instance_->mmap(addr, length, prot, flags, offset);
   }
