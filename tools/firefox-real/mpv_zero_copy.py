@@ -113,6 +113,15 @@ def log_problems(log: Path) -> tuple[bool, list[str]]:
     return hardware, problems
 
 
+def probe_failure(log: Path) -> str:
+    """Why mpv's start-up format probe found nothing to map, if it says."""
+    text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+    for line in text.splitlines():
+        if "vaExportSurfaceHandle() failed" in line:
+            return ": its format probe could not export a fresh surface (" + line.split("]")[-1].strip() + ")"
+    return ""
+
+
 def decoded_size(log: Path) -> tuple[int, int] | None:
     """The picture size mpv's hardware decoder outputs (its log's "Decoder format")."""
     text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
@@ -148,7 +157,7 @@ def check_stream(args, display: str, work: Path, stream) -> StreamResult:
         result.problems.append(f"mpv did not finish within {args.stream_timeout} s")
     hardware, lines = log_problems(log)
     if not hardware:
-        result.problems.append("mpv did not use hardware decoding (vaapi)")
+        result.problems.append("mpv did not use hardware decoding (vaapi)" + probe_failure(log))
     result.problems += lines[:5]
     result.device_frames, result.device_errors = device_counters(work / f"{stream.name}.counters.jsonl")
     if result.device_errors:
