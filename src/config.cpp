@@ -36,12 +36,16 @@ void fill_attribute(const Driver& d, VAProfile profile, VAConfigAttrib& attrib) 
 
 VAStatus QueryConfigProfiles(VADriverContextP ctx, VAProfile* profiles, int* count) {
   const Driver& d = driver_of(ctx);
+  if (!profiles || !count) return VA_STATUS_ERROR_INVALID_PARAMETER;
   *count = 0;
-  for (VAProfile p : supported_profiles(d.decoders)) profiles[(*count)++] = p;
+  // libva sizes the array with max_profiles.
+  for (VAProfile p : supported_profiles(d.decoders))
+    if (*count < ctx->max_profiles) profiles[(*count)++] = p;
   return VA_STATUS_SUCCESS;
 }
 
 VAStatus QueryConfigEntrypoints(VADriverContextP ctx, VAProfile profile, VAEntrypoint* entrypoints, int* count) {
+  if (!entrypoints || !count) return VA_STATUS_ERROR_INVALID_PARAMETER;
   *count = 0;
   if (!profile_offered(driver_of(ctx), profile)) return VA_STATUS_ERROR_UNSUPPORTED_PROFILE;
   entrypoints[(*count)++] = VAEntrypointVLD;
@@ -51,6 +55,7 @@ VAStatus QueryConfigEntrypoints(VADriverContextP ctx, VAProfile profile, VAEntry
 VAStatus GetConfigAttributes(VADriverContextP ctx, VAProfile profile, VAEntrypoint entrypoint,
                              VAConfigAttrib* attribs, int count) {
   const Driver& d = driver_of(ctx);
+  if (count < 0 || (count > 0 && !attribs)) return VA_STATUS_ERROR_INVALID_PARAMETER;
   if (VAStatus st = check_profile(d, profile, entrypoint); st != VA_STATUS_SUCCESS) return st;
   for (int i = 0; i < count; ++i) fill_attribute(d, profile, attribs[i]);
   return VA_STATUS_SUCCESS;
@@ -59,6 +64,7 @@ VAStatus GetConfigAttributes(VADriverContextP ctx, VAProfile profile, VAEntrypoi
 VAStatus CreateConfig(VADriverContextP ctx, VAProfile profile, VAEntrypoint entrypoint, VAConfigAttrib* attribs,
                       int count, VAConfigID* id) {
   Driver& d = driver_of(ctx);
+  if (!id || count < 0 || (count > 0 && !attribs)) return VA_STATUS_ERROR_INVALID_PARAMETER;
   if (VAStatus st = check_profile(d, profile, entrypoint); st != VA_STATUS_SUCCESS) {
     d.log.errorf("vaCreateConfig: profile %s / entrypoint %d not offered by any decoder", profile_name(profile),
                  entrypoint);
@@ -73,7 +79,9 @@ VAStatus CreateConfig(VADriverContextP ctx, VAProfile profile, VAEntrypoint entr
       return VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT;
     }
   }
-  *id = d.configs.insert(config);
+  const VAConfigID new_id = d.configs.insert(config);
+  if (new_id == VA_INVALID_ID) return VA_STATUS_ERROR_ALLOCATION_FAILED;
+  *id = new_id;
   return VA_STATUS_SUCCESS;
 }
 
@@ -84,6 +92,7 @@ VAStatus DestroyConfig(VADriverContextP ctx, VAConfigID id) {
 VAStatus QueryConfigAttributes(VADriverContextP ctx, VAConfigID id, VAProfile* profile, VAEntrypoint* entrypoint,
                                VAConfigAttrib* attribs, int* count) {
   const Driver& d = driver_of(ctx);
+  if (!profile || !entrypoint || !attribs || !count) return VA_STATUS_ERROR_INVALID_PARAMETER;
   auto config = d.configs.find(id);
   if (!config) return VA_STATUS_ERROR_INVALID_CONFIG;
   *profile = config->profile;

@@ -1,29 +1,24 @@
 #include "context.h"
 
-#include "discovery/discovery.h"
-
 #include <linux/v4l2-controls.h>
 
-#include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <string>
 
+#include "discovery/discovery.h"
+#include "h264/decoder.h"
+
 namespace v4l2va {
-namespace {
-
-const char* env_or(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return (v && *v) ? v : fallback;
-}
-
-}  // namespace
 
 Context::Context(Driver& driver, const Config& cfg, const DecoderCapabilities& decoder, uint32_t w, uint32_t h)
-    : config(cfg), width(w), height(h), driver_(driver), decoder_(decoder), stream_(cfg.profile) {}
+    : serial(++driver.context_serials), config(cfg), width(w), height(h), driver_(driver), decoder_(decoder) {}
 
 Context::~Context() {
   std::lock_guard lock(mutex);
-  if (pool_) drain_all();
+  // Pictures in flight finish (or are cancelled) before anything they use
+  // goes away.
+  if (pool_) pool_->drain_all();
   // STREAMOFF returns every buffer still queued; then nothing of this
   // instance is referenced by the kernel when the fds close.
   if (capture_queue_) capture_queue_->stream_off();
@@ -37,96 +32,78 @@ Context::~Context() {
     std::lock_guard binding(surface->binding_mutex);
     if (surface->bound && surface->context.expired()) {
       surface->bound = false;
-      surface->has_picture = false;
+      surface->picture = Surface::Picture::None;
+      surface->referencable = false;
       surface->sequence = 0;
     }
   }
 }
 
-VAStatus Context::set_device_control(uint32_t ctrl_id, int32_t value, const char* name) {
+VAStatus Context::set_device_control(const DeviceControl& control) {
   v4l2_ext_control ctrl{};
-  ctrl.id = ctrl_id;
-  ctrl.value = value;
+  ctrl.id = control.id;
+  ctrl.value = control.value;
   v4l2_ext_controls ext{};
   ext.which = V4L2_CTRL_WHICH_CUR_VAL;
   ext.count = 1;
   ext.controls = &ctrl;
-  if (int err = video_->call(VIDIOC_S_EXT_CTRLS, &ext, "VIDIOC_S_EXT_CTRLS", name)) return status_from_errno(err);
+  if (int err = video_->call(VIDIOC_S_EXT_CTRLS, &ext, "VIDIOC_S_EXT_CTRLS", control.name))
+    return status_from_errno(err);
   return VA_STATUS_SUCCESS;
 }
 
-// Frame-based decoding with Annex-B start codes when the device offers it:
-// one request per picture. Slice-based devices (Cedrus) get one request per
-// slice. LIBVA_V4L2_REQUEST_H264_DECODE_MODE / _START_CODE override the choice
-// (used to exercise both modes of visl).
-VAStatus Context::choose_modes() {
-  const DecoderCapabilities& caps = decoder_;
-  std::string mode = env_or("LIBVA_V4L2_REQUEST_H264_DECODE_MODE", caps.frame_based ? "frame" : "slice");
-  std::string start = env_or("LIBVA_V4L2_REQUEST_H264_START_CODE", caps.annex_b ? "annexb" : "none");
-  if ((mode == "frame" && !caps.frame_based) || (mode == "slice" && !caps.slice_based) ||
-      (mode != "frame" && mode != "slice")) {
-    driver_.log.errorf("%s: H.264 decode mode '%s' is not offered by the device", video_->path().c_str(),
-                       mode.c_str());
-    return VA_STATUS_ERROR_UNSUPPORTED_PROFILE;
+VAStatus Context::create_codec() {
+  Result<h264::DecodeModes> modes = h264::choose_decode_modes(decoder_, driver_.log);
+  if (!modes.ok()) return modes.status();
+  // At most one slice per macroblock (7.4.3), for a frame or its two fields.
+  const uint32_t macroblocks = ((width + 15) / 16) * ((height + 15) / 16);
+  codec_ = std::make_unique<h264::H264Codec>(config.profile, decoder_, *modes, std::max(1u, macroblocks) * 2,
+                                             driver_.log);
+  for (const DeviceControl& control : codec_->device_controls())
+    if (VAStatus st = set_device_control(control); st != VA_STATUS_SUCCESS) return st;
+  return VA_STATUS_SUCCESS;
+}
+
+// The CAPTURE format follows the OUTPUT format (dev-stateless-decoder.rst,
+// "Initialization"): linear NV12 in one buffer, else in two (NV12M).
+VAStatus Context::choose_capture_format() {
+  if (VAStatus st = capture_queue_->read_format(); st != VA_STATUS_SUCCESS) return st;
+  const uint32_t current = capture_queue_->format().pixelformat;
+  if (current == V4L2_PIX_FMT_NV12 || current == V4L2_PIX_FMT_NV12M) return VA_STATUS_SUCCESS;
+  const std::vector<uint32_t> offered = capture_queue_->enum_formats();
+  for (uint32_t wanted : {V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_NV12M}) {
+    if (std::find(offered.begin(), offered.end(), wanted) == offered.end()) continue;
+    return capture_queue_->set_format(wanted, width, height, 0);
   }
-  if ((start == "annexb" && !caps.annex_b) || (start == "none" && !caps.no_start_code) ||
-      (start != "annexb" && start != "none")) {
-    driver_.log.errorf("%s: H.264 start code mode '%s' is not offered by the device", video_->path().c_str(),
-                       start.c_str());
-    return VA_STATUS_ERROR_UNSUPPORTED_PROFILE;
-  }
-  slice_based_ = mode == "slice";
-  annex_b_ = start == "annexb";
-  if (!slice_based_ && !annex_b_) {
-    // Frame-based needs start codes to delimit the slices of a picture
-    // (ext-ctrls-codec-stateless.rst, V4L2_CID_STATELESS_H264_START_CODE).
-    driver_.log.errorf("%s: frame-based decoding without start codes cannot delimit slices",
-                       video_->path().c_str());
-    return VA_STATUS_ERROR_UNSUPPORTED_PROFILE;
-  }
-  if (VAStatus st = set_device_control(V4L2_CID_STATELESS_H264_DECODE_MODE,
-                                       slice_based_ ? V4L2_STATELESS_H264_DECODE_MODE_SLICE_BASED
-                                                    : V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED,
-                                       "H264_DECODE_MODE");
-      st != VA_STATUS_SUCCESS)
-    return st;
-  return set_device_control(V4L2_CID_STATELESS_H264_START_CODE,
-                            annex_b_ ? V4L2_STATELESS_H264_START_CODE_ANNEX_B : V4L2_STATELESS_H264_START_CODE_NONE,
-                            "H264_START_CODE");
+  driver_.log.errorf("%s: CAPTURE queue offers no linear NV12 format", video_->path().c_str());
+  return VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT;
 }
 
 VAStatus Context::open(std::span<const VASurfaceID> render_targets) {
   const DecoderCapabilities& caps = decoder_;
   if (VAStatus st = VideoDevice::open(caps.video_path, driver_.log, video_); st != VA_STATUS_SUCCESS) return st;
   if (VAStatus st = MediaDevice::open(caps.media_path, driver_.log, media_); st != VA_STATUS_SUCCESS) return st;
-  output_queue_ = std::make_unique<Queue>(*video_, V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE);
-  capture_queue_ = std::make_unique<Queue>(*video_, V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE);
-
-  if (VAStatus st = choose_modes(); st != VA_STATUS_SUCCESS) return st;
+  output_queue_ = std::make_unique<Queue>(*video_, caps.planes, Queue::Direction::Output);
+  capture_queue_ = std::make_unique<Queue>(*video_, caps.planes, Queue::Direction::Capture);
+  if (VAStatus st = create_codec(); st != VA_STATUS_SUCCESS) return st;
 
   // OUTPUT first: the CAPTURE format is derived from it, and setting CAPTURE
   // first gives EBUSY on Hantro and Cedrus (dev-stateless-decoder.rst,
   // "Initialization").
-  uint32_t coded_w = (width + 15) & ~15u;
-  uint32_t coded_h = (height + 15) & ~15u;
-  uint32_t bitstream_size = std::max<uint32_t>(coded_w * coded_h * 3 / 2, 1024 * 1024);
-  if (VAStatus st = output_queue_->set_format(V4L2_PIX_FMT_H264_SLICE, width, height, bitstream_size);
+  const uint32_t coded_w = (width + 15) & ~15u;
+  const uint32_t coded_h = (height + 15) & ~15u;
+  const uint32_t bitstream_size = std::max<uint32_t>(coded_w * coded_h * 3 / 2, 1024 * 1024);
+  if (VAStatus st = output_queue_->set_format(codec_->coded_format(), width, height, bitstream_size);
       st != VA_STATUS_SUCCESS)
     return st;
-  if (VAStatus st = capture_queue_->read_format(); st != VA_STATUS_SUCCESS) return st;
+  if (VAStatus st = choose_capture_format(); st != VA_STATUS_SUCCESS) return st;
   const Format& cf = capture_queue_->format();
-  if (cf.pixelformat != V4L2_PIX_FMT_NV12 && cf.pixelformat != V4L2_PIX_FMT_NV12M) {
-    if (VAStatus st = capture_queue_->set_format(V4L2_PIX_FMT_NV12, width, height, 0); st != VA_STATUS_SUCCESS) {
-      driver_.log.errorf("%s: CAPTURE queue offers no linear NV12 format", video_->path().c_str());
-      return st;
-    }
-  }
-  driver_.log.infof("context %ux%u on %s: %s, %s, CAPTURE %ux%u pitch %u", width, height, video_->path().c_str(),
-                    slice_based_ ? "slice-based" : "frame-based", annex_b_ ? "Annex-B" : "no start codes",
-                    capture_queue_->format().width, capture_queue_->format().height,
-                    capture_queue_->format().planes[0].bytesperline);
+  driver_.log.infof("context %ux%u on %s: %s, CAPTURE %ux%u pitch %u, %u plane(s)", width, height,
+                    video_->path().c_str(), codec_->describe().c_str(), cf.width, cf.height,
+                    cf.planes[0].bytesperline, cf.num_planes);
 
-  pool_ = std::make_unique<SlotPool>(*video_, *media_, *output_queue_, *capture_queue_, driver_.timeout_ms);
+  PoolEvents& events = *this;
+  pool_ = std::make_unique<SlotPool>(*video_, *media_, *output_queue_, *capture_queue_, events, driver_.timeout_ms);
   if (VAStatus st = pool_->create(driver_.slot_count); st != VA_STATUS_SUCCESS) return st;
   if (VAStatus st = output_queue_->stream_on(); st != VA_STATUS_SUCCESS) return st;
 
@@ -151,6 +128,14 @@ VAStatus Context::bind_surface(const std::shared_ptr<Surface>& surface) {
     }
     surface->bound = false;
   }
+  // The device writes whole CAPTURE buffers of the context's format; a
+  // larger surface would make images and exports reach past them.
+  const Format& f = capture_queue_->format();
+  if (surface->width > f.width || surface->height > f.height) {
+    driver_.log.errorf("surface 0x%08x (%ux%u) is larger than the CAPTURE buffers of context 0x%08x (%ux%u)",
+                       surface->id, surface->width, surface->height, id, f.width, f.height);
+    return VA_STATUS_ERROR_INVALID_SURFACE;
+  }
   // Reuse a CAPTURE buffer whose surface was destroyed, else grow the queue:
   // surfaces may be created after the context (GStreamer creates it with no
   // render targets), so buffers are created one by one (vidioc-create-bufs.rst).
@@ -158,61 +143,118 @@ VAStatus Context::bind_surface(const std::shared_ptr<Surface>& surface) {
   for (; index < captures_.size(); ++index)
     if (captures_[index].owner == VA_INVALID_SURFACE) break;
   if (index == captures_.size()) {
-    uint32_t first = 0, created = 0;
-    if (VAStatus st = capture_queue_->create_buffers(1, first, created); st != VA_STATUS_SUCCESS) return st;
-    if (created != 1 || first != captures_.size()) {
-      driver_.log.errorf("VIDIOC_CREATE_BUFS on %s (CAPTURE) created %u buffers at %u, expected 1 at %zu",
-                         video_->path().c_str(), created, first, captures_.size());
-      return VA_STATUS_ERROR_ALLOCATION_FAILED;
-    }
+    Result<uint32_t> first = capture_queue_->create_buffers(1);
+    if (!first.ok()) return first.status();
     CaptureBuffer buffer;
-    if (VAStatus st = capture_queue_->map_buffer(first, buffer.memory); st != VA_STATUS_SUCCESS) return st;
-    captures_.push_back(std::move(buffer));
+    VAStatus st = capture_queue_->map_buffer(*first, buffer.memory);
+    // The new buffer keeps its index even when it cannot be mapped: a
+    // later surface reuses the slot (the mapping is retried then).
+    captures_.resize(capture_queue_->buffer_count());
+    if (st != VA_STATUS_SUCCESS) return st;
+    captures_[*first] = std::move(buffer);
+    index = *first;
+  } else if (captures_[index].memory.planes.empty()) {
+    if (VAStatus st = capture_queue_->map_buffer(index, captures_[index].memory); st != VA_STATUS_SUCCESS) return st;
   }
   captures_[index].owner = surface->id;
   surface->context = weak_from_this();
   surface->capture = CaptureIndex{index};
   surface->bound = true;
-  surface->has_picture = false;
+  surface->picture = Surface::Picture::None;
+  surface->referencable = false;
   surface->sequence = 0;
-  surface->decode_status = VA_STATUS_SUCCESS;
   return VA_STATUS_SUCCESS;
 }
 
 void Context::unbind_surface(Surface& surface) {
   drain_surface(surface);
+  if (target_.get() == &surface) {
+    // The picture being assembled loses its target: it is dropped, and
+    // vaEndPicture will say so, rather than queue a buffer given away.
+    driver_.log.errorf("surface 0x%08x destroyed between vaBeginPicture and vaEndPicture; the picture is dropped",
+                       surface.id);
+    codec_->abandon();
+    target_.reset();
+  }
+  codec_->forget(surface.id);
   std::lock_guard binding(surface.binding_mutex);
   if (!surface.bound || surface.context.lock().get() != this) return;
   captures_[surface.capture.value].owner = VA_INVALID_SURFACE;
   surface.bound = false;
   surface.context.reset();
-  surface.has_picture = false;
+  surface.picture = Surface::Picture::None;
+  surface.referencable = false;
   surface.sequence = 0;
-  if (last_target_.get() == &surface) last_target_.reset();
 }
 
-void Context::on_completion(const Completion& done) {
-  if (!done.error || done.capture.value >= captures_.size()) return;
-  VASurfaceID owner = captures_[done.capture.value].owner;
-  if (auto surface = driver_.surfaces.find(owner)) {
-    surface->decode_status = VA_STATUS_ERROR_DECODING_ERROR;
-    driver_.log.errorf("surface 0x%08x: the device reported a decoding error for picture %llu", owner,
-                       static_cast<unsigned long long>(done.sequence));
+std::shared_ptr<Surface> Context::surface_of(CaptureIndex capture) const {
+  if (capture.value >= captures_.size()) return nullptr;
+  return driver_.surfaces.find(captures_[capture.value].owner);
+}
+
+void Context::request_completed(const Completion& done) {
+  std::shared_ptr<Surface> surface = surface_of(done.capture);
+  // A request of an earlier picture of this buffer: its surface moved on.
+  if (!surface || surface->timestamp_ns != done.timestamp_ns) return;
+  switch (done.outcome) {
+    case Completion::Outcome::Lost:
+      if (surface->picture != Surface::Picture::Lost)
+        driver_.log.errorf("surface 0x%08x: picture %llu was lost (not decoded)", surface->id,
+                           static_cast<unsigned long long>(done.sequence));
+      surface->picture = Surface::Picture::Lost;
+      surface->referencable = false;
+      return;
+    case Completion::Outcome::Flagged:
+      if (surface->picture != Surface::Picture::Lost) {
+        driver_.log.errorf("surface 0x%08x: the device reported a decoding error for picture %llu", surface->id,
+                           static_cast<unsigned long long>(done.sequence));
+        surface->picture = Surface::Picture::Damaged;
+      }
+      break;
+    case Completion::Outcome::Decoded:
+      break;
+  }
+  if (!done.last_of_picture || surface->picture != Surface::Picture::InFlight) return;
+  surface->picture = surface->known_damaged ? Surface::Picture::Damaged : Surface::Picture::Decoded;
+  latest_picture_ = surface->timestamp_ns;
+}
+
+void Context::capture_timestamps_lost() {
+  latest_picture_.reset();
+  for (const CaptureBuffer& buffer : captures_) {
+    if (buffer.owner == VA_INVALID_SURFACE) continue;
+    if (auto surface = driver_.surfaces.find(buffer.owner)) surface->referencable = false;
   }
 }
 
-CompletionSink Context::sink() {
-  return [this](const Completion& done) { on_completion(done); };
-}
-
-VAStatus Context::drain_surface(Surface& surface) {
+VAStatus Context::drain_surface(Surface& surface, int client_wait_ms) {
   if (!pool_ || surface.sequence == 0 || pool_->completed(surface.sequence)) return VA_STATUS_SUCCESS;
-  return pool_->drain_through(surface.sequence, sink());
+  switch (pool_->drain_through(surface.sequence, client_wait_ms)) {
+    case SlotPool::Drain::Done:
+      return VA_STATUS_SUCCESS;
+    case SlotPool::Drain::ClientTimeout:
+      return VA_STATUS_ERROR_TIMEDOUT;
+    case SlotPool::Drain::DeviceGone:
+      return VA_STATUS_ERROR_OPERATION_FAILED;
+  }
+  return VA_STATUS_ERROR_OPERATION_FAILED;
 }
 
-VAStatus Context::drain_all() {
-  if (!pool_) return VA_STATUS_SUCCESS;
-  return pool_->drain_all(sink());
+void Context::collect_completed() {
+  if (pool_) pool_->collect_completed();
+}
+
+bool Context::device_gone() const { return video_ && video_->gone(); }
+
+ReferencePictures Context::references() {
+  ReferencePictures refs;
+  refs.timestamp_of = [this](VASurfaceID id) -> std::optional<uint64_t> {
+    auto surface = driver_.surfaces.find(id);
+    if (!surface || !surface->referencable || surface->context.lock().get() != this) return std::nullopt;
+    return surface->timestamp_ns;
+  };
+  refs.latest = latest_picture_;
+  return refs;
 }
 
 }  // namespace v4l2va
@@ -222,6 +264,7 @@ namespace v4l2va::va {
 VAStatus CreateContext(VADriverContextP ctx, VAConfigID config_id, int width, int height, int /*flag*/,
                        VASurfaceID* targets, int num_targets, VAContextID* id) {
   Driver& d = driver_of(ctx);
+  if (!id) return VA_STATUS_ERROR_INVALID_PARAMETER;
   auto config = d.configs.find(config_id);
   if (!config) return VA_STATUS_ERROR_INVALID_CONFIG;
   if (width <= 0 || height <= 0) return VA_STATUS_ERROR_INVALID_PARAMETER;
@@ -241,14 +284,17 @@ VAStatus CreateContext(VADriverContextP ctx, VAConfigID config_id, int width, in
       return st;
     }
   }
-  *id = d.contexts.insert(context);
-  context->id = *id;
+  const VAContextID new_id = d.contexts.insert(context);
+  if (new_id == VA_INVALID_ID) return VA_STATUS_ERROR_ALLOCATION_FAILED;
+  context->id = new_id;
+  *id = new_id;
   return VA_STATUS_SUCCESS;
 }
 
 VAStatus DestroyContext(VADriverContextP ctx, VAContextID id) {
   // The context (fds, mappings, requests) is released when the last user
-  // drops it: derived images may still map its CAPTURE memory.
+  // drops it: derived images may still map its CAPTURE memory. Its pictures
+  // in flight are drained by its destructor.
   return driver_of(ctx).contexts.remove(id) ? VA_STATUS_SUCCESS : VA_STATUS_ERROR_INVALID_CONTEXT;
 }
 

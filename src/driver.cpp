@@ -2,6 +2,8 @@
 // __vaDriverInit_<major>_<minor> for the libva we were built against.
 #include <algorithm>
 #include <cstdlib>
+#include <exception>
+#include <memory>
 #include <new>
 #include <string>
 
@@ -10,6 +12,40 @@
 
 namespace v4l2va::va {
 namespace {
+
+// Every entry point runs behind this guard: no C++ exception may cross the
+// C ABI into the client (std::bad_alloc would abort it). An allocation
+// failure becomes VA_STATUS_ERROR_ALLOCATION_FAILED, anything else
+// VA_STATUS_ERROR_OPERATION_FAILED, each with one log line.
+template <auto Entry>
+struct Guarded;
+
+template <class... Args, VAStatus (*Entry)(VADriverContextP, Args...)>
+struct Guarded<Entry> {
+  static VAStatus call(VADriverContextP ctx, Args... args) noexcept {
+    try {
+      return Entry(ctx, args...);
+    } catch (const std::bad_alloc&) {
+      log_escape(ctx, "out of memory");
+      return VA_STATUS_ERROR_ALLOCATION_FAILED;
+    } catch (const std::exception& e) {
+      log_escape(ctx, e.what());
+      return VA_STATUS_ERROR_OPERATION_FAILED;
+    } catch (...) {
+      log_escape(ctx, "unknown exception");
+      return VA_STATUS_ERROR_OPERATION_FAILED;
+    }
+  }
+  static void log_escape(VADriverContextP ctx, const char* what) noexcept {
+    try {
+      if (ctx && ctx->pDriverData) driver_of(ctx).log.errorf("a VA call failed inside the driver: %s", what);
+    } catch (...) {
+    }
+  }
+};
+
+template <auto Entry>
+constexpr auto guarded = &Guarded<Entry>::call;
 
 VAStatus Unimplemented(Driver& d, const char* call) {
   d.log.errorf("%s is not supported by this decode-only driver", call);
@@ -27,6 +63,7 @@ VAStatus PutSurface(VADriverContextP ctx, VASurfaceID, void*, short, short, unsi
   return Unimplemented(driver_of(ctx), "vaPutSurface");
 }
 VAStatus QuerySubpictureFormats(VADriverContextP, VAImageFormat*, unsigned int* flags, unsigned int* count) {
+  if (!count) return VA_STATUS_ERROR_INVALID_PARAMETER;
   if (flags) *flags = 0;
   *count = 0;
   return VA_STATUS_SUCCESS;
@@ -54,6 +91,7 @@ VAStatus DeassociateSubpicture(VADriverContextP ctx, VASubpictureID, VASurfaceID
   return Unimplemented(driver_of(ctx), "vaDeassociateSubpicture");
 }
 VAStatus QueryDisplayAttributes(VADriverContextP, VADisplayAttribute*, int* count) {
+  if (!count) return VA_STATUS_ERROR_INVALID_PARAMETER;
   *count = 0;
   return VA_STATUS_SUCCESS;
 }
@@ -67,23 +105,22 @@ VAStatus SetDisplayAttributes(VADriverContextP ctx, VADisplayAttribute*, int) {
 }  // namespace
 
 VAStatus Initialize(VADriverContextP ctx) {
-  auto* d = new (std::nothrow) Driver(ctx);
-  if (!d) return VA_STATUS_ERROR_ALLOCATION_FAILED;
+  auto d = std::make_unique<Driver>(ctx);
   if (const char* t = std::getenv("LIBVA_V4L2_REQUEST_TIMEOUT_MS")) d->timeout_ms = std::max(1, std::atoi(t));
   if (const char* n = std::getenv("LIBVA_V4L2_REQUEST_SLOTS")) d->slot_count = uint32_t(std::clamp(std::atoi(n), 1, 32));
+  if (const char* e = std::getenv("LIBVA_V4L2_REQUEST_SYNC_ERRORS")) d->sync_reports_errors = std::atoi(e) != 0;
   // udev + media controller, /dev/media* without udev, or the
   // LIBVA_V4L2_REQUEST_VIDEO_PATH / _MEDIA_PATH overrides (src/discovery).
   d->decoders = discover_decoders(d->log);
   if (d->decoders.empty()) {
     d->log.errorf("no usable V4L2 stateless H.264 decoder found; run v4l2-request-probe to see why");
-    delete d;
     return VA_STATUS_ERROR_UNIMPLEMENTED;
   }
   for (const auto& decoder : d->decoders) {
     d->max_width = std::max(d->max_width, decoder.max_width);
     d->max_height = std::max(d->max_height, decoder.max_height);
   }
-  ctx->pDriverData = d;
+  ctx->pDriverData = d.release();
 
   ctx->version_major = VA_MAJOR_VERSION;
   ctx->version_minor = VA_MINOR_VERSION;
@@ -96,57 +133,63 @@ VAStatus Initialize(VADriverContextP ctx) {
   ctx->str_vendor = "v4l2-request VA driver " PROJECT_VERSION;
 
   VADriverVTable* vt = ctx->vtable;
-  vt->vaTerminate = Terminate;
-  vt->vaQueryConfigProfiles = QueryConfigProfiles;
-  vt->vaQueryConfigEntrypoints = QueryConfigEntrypoints;
-  vt->vaGetConfigAttributes = GetConfigAttributes;
-  vt->vaCreateConfig = CreateConfig;
-  vt->vaDestroyConfig = DestroyConfig;
-  vt->vaQueryConfigAttributes = QueryConfigAttributes;
-  vt->vaCreateSurfaces = CreateSurfaces;
-  vt->vaCreateSurfaces2 = CreateSurfaces2;
-  vt->vaDestroySurfaces = DestroySurfaces;
-  vt->vaCreateContext = CreateContext;
-  vt->vaDestroyContext = DestroyContext;
-  vt->vaCreateBuffer = CreateBuffer;
-  vt->vaBufferSetNumElements = BufferSetNumElements;
-  vt->vaMapBuffer = MapBuffer;
-  vt->vaUnmapBuffer = UnmapBuffer;
-  vt->vaDestroyBuffer = DestroyBuffer;
-  vt->vaBufferInfo = BufferInfo;
-  vt->vaBeginPicture = BeginPicture;
-  vt->vaRenderPicture = RenderPicture;
-  vt->vaEndPicture = EndPicture;
-  vt->vaSyncSurface = SyncSurface;
-  vt->vaSyncSurface2 = SyncSurface2;
-  vt->vaQuerySurfaceStatus = QuerySurfaceStatus;
-  vt->vaQuerySurfaceError = QuerySurfaceError;
-  vt->vaQuerySurfaceAttributes = QuerySurfaceAttributes;
-  vt->vaExportSurfaceHandle = ExportSurfaceHandle;
-  vt->vaPutSurface = PutSurface;
-  vt->vaQueryImageFormats = QueryImageFormats;
-  vt->vaCreateImage = CreateImage;
-  vt->vaDeriveImage = DeriveImage;
-  vt->vaDestroyImage = DestroyImage;
-  vt->vaSetImagePalette = SetImagePalette;
-  vt->vaGetImage = GetImage;
-  vt->vaPutImage = PutImage;
-  vt->vaQuerySubpictureFormats = QuerySubpictureFormats;
-  vt->vaCreateSubpicture = CreateSubpicture;
-  vt->vaDestroySubpicture = DestroySubpicture;
-  vt->vaSetSubpictureImage = SetSubpictureImage;
-  vt->vaSetSubpictureChromakey = SetSubpictureChromakey;
-  vt->vaSetSubpictureGlobalAlpha = SetSubpictureGlobalAlpha;
-  vt->vaAssociateSubpicture = AssociateSubpicture;
-  vt->vaDeassociateSubpicture = DeassociateSubpicture;
-  vt->vaQueryDisplayAttributes = QueryDisplayAttributes;
-  vt->vaGetDisplayAttributes = GetDisplayAttributes;
-  vt->vaSetDisplayAttributes = SetDisplayAttributes;
+  vt->vaTerminate = guarded<Terminate>;
+  vt->vaQueryConfigProfiles = guarded<QueryConfigProfiles>;
+  vt->vaQueryConfigEntrypoints = guarded<QueryConfigEntrypoints>;
+  vt->vaGetConfigAttributes = guarded<GetConfigAttributes>;
+  vt->vaCreateConfig = guarded<CreateConfig>;
+  vt->vaDestroyConfig = guarded<DestroyConfig>;
+  vt->vaQueryConfigAttributes = guarded<QueryConfigAttributes>;
+  vt->vaCreateSurfaces = guarded<CreateSurfaces>;
+  vt->vaCreateSurfaces2 = guarded<CreateSurfaces2>;
+  vt->vaDestroySurfaces = guarded<DestroySurfaces>;
+  vt->vaCreateContext = guarded<CreateContext>;
+  vt->vaDestroyContext = guarded<DestroyContext>;
+  vt->vaCreateBuffer = guarded<CreateBuffer>;
+  vt->vaBufferSetNumElements = guarded<BufferSetNumElements>;
+  vt->vaMapBuffer = guarded<MapBuffer>;
+  vt->vaUnmapBuffer = guarded<UnmapBuffer>;
+  vt->vaDestroyBuffer = guarded<DestroyBuffer>;
+  vt->vaBufferInfo = guarded<BufferInfo>;
+  vt->vaBeginPicture = guarded<BeginPicture>;
+  vt->vaRenderPicture = guarded<RenderPicture>;
+  vt->vaEndPicture = guarded<EndPicture>;
+  vt->vaSyncSurface = guarded<SyncSurface>;
+  vt->vaSyncSurface2 = guarded<SyncSurface2>;
+  vt->vaQuerySurfaceStatus = guarded<QuerySurfaceStatus>;
+  vt->vaQuerySurfaceError = guarded<QuerySurfaceError>;
+  vt->vaQuerySurfaceAttributes = guarded<QuerySurfaceAttributes>;
+  vt->vaExportSurfaceHandle = guarded<ExportSurfaceHandle>;
+  vt->vaPutSurface = guarded<PutSurface>;
+  vt->vaQueryImageFormats = guarded<QueryImageFormats>;
+  vt->vaCreateImage = guarded<CreateImage>;
+  vt->vaDeriveImage = guarded<DeriveImage>;
+  vt->vaDestroyImage = guarded<DestroyImage>;
+  vt->vaSetImagePalette = guarded<SetImagePalette>;
+  vt->vaGetImage = guarded<GetImage>;
+  vt->vaPutImage = guarded<PutImage>;
+  vt->vaQuerySubpictureFormats = guarded<QuerySubpictureFormats>;
+  vt->vaCreateSubpicture = guarded<CreateSubpicture>;
+  vt->vaDestroySubpicture = guarded<DestroySubpicture>;
+  vt->vaSetSubpictureImage = guarded<SetSubpictureImage>;
+  vt->vaSetSubpictureChromakey = guarded<SetSubpictureChromakey>;
+  vt->vaSetSubpictureGlobalAlpha = guarded<SetSubpictureGlobalAlpha>;
+  vt->vaAssociateSubpicture = guarded<AssociateSubpicture>;
+  vt->vaDeassociateSubpicture = guarded<DeassociateSubpicture>;
+  vt->vaQueryDisplayAttributes = guarded<QueryDisplayAttributes>;
+  vt->vaGetDisplayAttributes = guarded<GetDisplayAttributes>;
+  vt->vaSetDisplayAttributes = guarded<SetDisplayAttributes>;
   return VA_STATUS_SUCCESS;
 }
 
 }  // namespace v4l2va::va
 
 extern "C" __attribute__((visibility("default"))) VAStatus VA_DRIVER_INIT_FUNCTION(VADriverContextP ctx) {
-  return v4l2va::va::Initialize(ctx);
+  try {
+    return v4l2va::va::Initialize(ctx);
+  } catch (const std::bad_alloc&) {
+    return VA_STATUS_ERROR_ALLOCATION_FAILED;
+  } catch (...) {
+    return VA_STATUS_ERROR_OPERATION_FAILED;
+  }
 }

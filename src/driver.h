@@ -8,6 +8,7 @@
 #include <va/va_backend.h>
 #include <va/va_drmcommon.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,10 +31,10 @@ struct Config {
 };
 
 // A VA surface. Before its first decode it has no memory; the first context
-// that decodes into it (or lists it as a render target) binds a CAPTURE
-// buffer to it for as long as both live, so an exported dma-buf stays valid
-// across decodes. Fields other than `binding_mutex`-guarded ones are guarded
-// by the bound context's mutex.
+// that decodes into it (or lists it as a render target, or exports it) binds
+// a CAPTURE buffer to it for as long as both live, so an exported dma-buf
+// stays valid across decodes. The binding fields are guarded by
+// `binding_mutex`, the picture fields by the bound context's mutex.
 struct Surface {
   VASurfaceID id = VA_INVALID_SURFACE;
   uint32_t width = 0;
@@ -45,31 +46,71 @@ struct Surface {
   CaptureIndex capture;            // valid while bound
   bool bound = false;
 
-  // The picture currently in the surface (guarded by the context's mutex).
-  bool has_picture = false;
-  uint64_t timestamp_ns = 0;  // its V4L2 timestamp: what a DPB entry's reference_ts names
-  uint64_t sequence = 0;      // the request that decodes it; drained when <= completed
-  VAStatus decode_status = VA_STATUS_SUCCESS;
-  // Field pairing: the two fields of a frame share one timestamp.
-  enum class Structure { Frame, TopField, BottomField } structure = Structure::Frame;
-  uint32_t frame_num = 0;
+  // What the CAPTURE buffer holds, as the client will be told (see
+  // docs/design.md, "Damaged streams").
+  enum class Picture {
+    None,      // nothing decoded into it yet
+    InFlight,  // queued; `sequence` names the request that completes it
+    Decoded,   // done, no error reported
+    Damaged,   // done, but the device flagged it or a reference was concealed
+    Lost,      // never decoded: the submission failed or a queue reset cancelled it
+  };
+  Picture picture = Picture::None;
+  // The device can find this picture by `timestamp_ns` (a DPB entry's
+  // reference_ts). A queue reset clears every CAPTURE buffer's timestamp.
+  bool referencable = false;
+  bool known_damaged = false;  // damaged before the device saw it: a concealed reference, a damaged first field
+  uint64_t timestamp_ns = 0;  // its V4L2 timestamp
+  uint64_t sequence = 0;      // the last request of the picture; drained when completed
   VASurfaceDecodeMBErrors mb_errors[2]{};
 };
 
+// Bytes of a VA buffer, allocated without zero-filling: clients give the data
+// at creation or write it after mapping, and images are written by GetImage.
+class ByteBlock {
+ public:
+  ByteBlock() = default;
+  explicit ByteBlock(size_t size) : bytes_(std::make_unique_for_overwrite<uint8_t[]>(size)), size_(size) {}
+  uint8_t* data() const { return bytes_.get(); }
+  size_t size() const { return size_; }
+
+ private:
+  std::unique_ptr<uint8_t[]> bytes_;
+  size_t size_ = 0;
+};
+
+// Image memory is recycled: copy-back clients (ffmpeg without DeriveImage)
+// create and destroy an image per frame, and fresh multi-megabyte blocks
+// cost a page fault per 4 KiB each time.
+class BlockCache {
+ public:
+  ByteBlock take(size_t size);
+  void give(ByteBlock block);
+
+ private:
+  static constexpr size_t kMaxBlocks = 8;
+  std::mutex mutex_;
+  std::vector<ByteBlock> free_;
+};
+
 struct Buffer {
+  ~Buffer() {
+    if (recycle && block.size()) recycle->give(std::move(block));
+  }
   VABufferType type = VABufferTypeMax;
   uint32_t element_size = 0;
   uint32_t num_elements = 0;
-  std::vector<uint8_t> data;
-  // A derived image's buffer maps the CAPTURE memory instead of `data`; the
+  ByteBlock block;
+  std::shared_ptr<BlockCache> recycle;  // where `block` goes when the buffer dies
+  // A derived image's buffer maps the CAPTURE memory instead of `block`; the
   // context is kept alive for as long as the buffer refers to its memory.
   uint8_t* external = nullptr;
   size_t external_size = 0;
   std::shared_ptr<Context> external_owner;
   VAContextID context = VA_INVALID_ID;
 
-  uint8_t* bytes() { return external ? external : data.data(); }
-  size_t size() const { return external ? external_size : data.size(); }
+  uint8_t* bytes() { return external ? external : block.data(); }
+  size_t size() const { return external ? external_size : size_t(element_size) * num_elements; }
 };
 
 struct Image {
@@ -105,7 +146,16 @@ struct Driver {
 
   int timeout_ms = 5000;  // bound on any wait for the device
   uint32_t slot_count = 6;
+  // LIBVA_V4L2_REQUEST_SYNC_ERRORS=1: vaSyncSurface returns
+  // VA_STATUS_ERROR_DECODING_ERROR for a damaged or lost picture instead of
+  // success (docs/design.md, "Damaged streams").
+  bool sync_reports_errors = false;
+  std::atomic<uint64_t> context_serials{0};  // creation order of contexts
+  std::shared_ptr<BlockCache> image_blocks = std::make_shared<BlockCache>();
 };
+
+// The most a client may make the driver allocate for one VA buffer.
+inline constexpr size_t kMaxBufferBytes = size_t{128} << 20;
 
 inline Driver& driver_of(VADriverContextP ctx) { return *static_cast<Driver*>(ctx->pDriverData); }
 

@@ -20,7 +20,7 @@ namespace {
 
 // Plane layout of a tightly packed image of the given format.
 void layout_image(VAImage& image, uint32_t fourcc, uint32_t w, uint32_t h) {
-  uint32_t cw = (w + 1) / 2, ch = (h + 1) / 2;
+  const uint32_t cw = (w + 1) / 2, ch = (h + 1) / 2;
   image.width = static_cast<uint16_t>(w);
   image.height = static_cast<uint16_t>(h);
   image.pitches[0] = w;
@@ -39,7 +39,7 @@ void layout_image(VAImage& image, uint32_t fourcc, uint32_t w, uint32_t h) {
   }
 }
 
-// The luma and interleaved chroma planes of a CAPTURE buffer.
+// The luma and interleaved chroma planes of a linear NV12 CAPTURE buffer.
 struct Nv12View {
   const uint8_t* y;
   const uint8_t* uv;
@@ -63,12 +63,110 @@ Nv12View view_of(const Context& context, CaptureIndex index) {
   return v;
 }
 
+// Copies a rectangle of the surface's picture into an image of any of the
+// supported formats: each byte is read once and written once.
+void copy_rectangle(const Nv12View& src, uint32_t x, uint32_t y, uint32_t width, uint32_t height, const VAImage& img,
+                    uint8_t* dst) {
+  for (uint32_t row = 0; row < height; ++row)
+    std::memcpy(dst + img.offsets[0] + size_t(row) * img.pitches[0], src.y + size_t(y + row) * src.y_pitch + x,
+                width);
+  const uint32_t cw = (width + 1) / 2, ch = (height + 1) / 2;
+  for (uint32_t row = 0; row < ch; ++row) {
+    const uint8_t* s = src.uv + size_t(y / 2 + row) * src.uv_pitch + size_t(x);
+    if (img.format.fourcc == VA_FOURCC_NV12) {
+      std::memcpy(dst + img.offsets[1] + size_t(row) * img.pitches[1], s, cw * 2);
+      continue;
+    }
+    // I420: U then V; YV12: V then U.
+    const uint32_t u_plane = img.format.fourcc == VA_FOURCC_I420 ? 1 : 2;
+    const uint32_t v_plane = 3 - u_plane;
+    uint8_t* u = dst + img.offsets[u_plane] + size_t(row) * img.pitches[u_plane];
+    uint8_t* v = dst + img.offsets[v_plane] + size_t(row) * img.pitches[v_plane];
+    for (uint32_t c = 0; c < cw; ++c) {
+      u[c] = s[2 * c];
+      v[c] = s[2 * c + 1];
+    }
+  }
+}
+
+// A new image (and its buffer) whose memory comes from the driver's cache.
+Result<std::shared_ptr<Image>> new_image(Driver& d, const VAImageFormat& format, uint32_t width, uint32_t height) {
+  auto image = std::make_shared<Image>();
+  image->image.format = format;
+  layout_image(image->image, format.fourcc, width, height);
+  auto buffer = std::make_shared<Buffer>();
+  buffer->type = VAImageBufferType;
+  buffer->element_size = image->image.data_size;
+  buffer->num_elements = 1;
+  buffer->block = d.image_blocks->take(image->image.data_size);
+  buffer->recycle = d.image_blocks;
+  image->image.buf = d.buffers.insert(buffer);
+  if (image->image.buf == VA_INVALID_ID) return Failed{VA_STATUS_ERROR_ALLOCATION_FAILED};
+  return image;
+}
+
+VAStatus publish(Driver& d, const std::shared_ptr<Image>& image, VAImage& out) {
+  image->image.image_id = d.images.insert(image);
+  if (image->image.image_id == VA_INVALID_ID) {
+    d.buffers.remove(image->image.buf);
+    return VA_STATUS_ERROR_ALLOCATION_FAILED;
+  }
+  out = image->image;
+  return VA_STATUS_SUCCESS;
+}
+
+// A linear single-buffer NV12 CAPTURE buffer is the image itself.
+VAStatus derive_view(Driver& d, Context& context, Surface& surface, VAImage& out) {
+  const Format& f = context.capture_format();
+  const CaptureBuffer& cb = context.capture(surface.capture);
+  auto image = std::make_shared<Image>();
+  VAImage& img = image->image;
+  img.format = supported_image_formats()[0];
+  img.width = static_cast<uint16_t>(surface.width);
+  img.height = static_cast<uint16_t>(surface.height);
+  img.num_planes = 2;
+  img.pitches[0] = img.pitches[1] = f.planes[0].bytesperline;
+  img.offsets[0] = 0;
+  img.offsets[1] = f.planes[0].bytesperline * f.height;
+  img.data_size = static_cast<uint32_t>(cb.memory.planes[0].size());
+  auto buffer = std::make_shared<Buffer>();
+  buffer->type = VAImageBufferType;
+  buffer->element_size = img.data_size;
+  buffer->num_elements = 1;
+  buffer->external = cb.memory.planes[0].data();
+  buffer->external_size = cb.memory.planes[0].size();
+  buffer->external_owner = context.shared_from_this();
+  img.buf = d.buffers.insert(buffer);
+  if (img.buf == VA_INVALID_ID) return VA_STATUS_ERROR_ALLOCATION_FAILED;
+  image->derived_from = surface.id;
+  return publish(d, image, out);
+}
+
+// Any other layout (two buffers, tiled): the image is a linear copy of the
+// picture as it is now; writes to it do not reach the surface.
+VAStatus derive_copy(Driver& d, Context* context, Surface& surface, VAImage& out) {
+  Result<std::shared_ptr<Image>> image = new_image(d, supported_image_formats()[0], surface.width, surface.height);
+  if (!image.ok()) return image.status();
+  auto buffer = d.buffers.find((*image)->image.buf);
+  const VAImage& img = (*image)->image;
+  if (context) {
+    copy_rectangle(view_of(*context, surface.capture), 0, 0, surface.width, surface.height, img, buffer->bytes());
+  } else {
+    // Nothing decoded and no memory yet: black.
+    std::memset(buffer->bytes(), 16, img.offsets[1]);
+    std::memset(buffer->bytes() + img.offsets[1], 128, img.data_size - img.offsets[1]);
+  }
+  (*image)->derived_from = surface.id;
+  return publish(d, *image, out);
+}
+
 }  // namespace
 }  // namespace v4l2va
 
 namespace v4l2va::va {
 
 VAStatus QueryImageFormats(VADriverContextP, VAImageFormat* formats, int* count) {
+  if (!formats || !count) return VA_STATUS_ERROR_INVALID_PARAMETER;
   const auto& list = supported_image_formats();
   std::copy(list.begin(), list.end(), formats);
   *count = static_cast<int>(list.size());
@@ -77,6 +175,7 @@ VAStatus QueryImageFormats(VADriverContextP, VAImageFormat* formats, int* count)
 
 VAStatus CreateImage(VADriverContextP ctx, VAImageFormat* format, int width, int height, VAImage* out) {
   Driver& d = driver_of(ctx);
+  if (!format || !out) return VA_STATUS_ERROR_INVALID_PARAMETER;
   const auto& list = supported_image_formats();
   auto it = std::find_if(list.begin(), list.end(), [&](const VAImageFormat& f) { return f.fourcc == format->fourcc; });
   if (it == list.end()) {
@@ -84,52 +183,26 @@ VAStatus CreateImage(VADriverContextP ctx, VAImageFormat* format, int width, int
     return VA_STATUS_ERROR_INVALID_IMAGE_FORMAT;
   }
   if (width <= 0 || height <= 0 || width > 16384 || height > 16384) return VA_STATUS_ERROR_INVALID_PARAMETER;
-  auto image = std::make_shared<Image>();
-  image->image.format = *it;
-  layout_image(image->image, it->fourcc, static_cast<uint32_t>(width), static_cast<uint32_t>(height));
-  auto buffer = std::make_shared<Buffer>();
-  buffer->type = VAImageBufferType;
-  buffer->element_size = image->image.data_size;
-  buffer->num_elements = 1;
-  buffer->data.resize(image->image.data_size);
-  image->image.buf = d.buffers.insert(buffer);
-  image->image.image_id = d.images.insert(image);
-  *out = image->image;
-  return VA_STATUS_SUCCESS;
+  Result<std::shared_ptr<Image>> image = new_image(d, *it, uint32_t(width), uint32_t(height));
+  if (!image.ok()) return image.status();
+  return publish(d, *image, *out);
 }
 
 VAStatus DeriveImage(VADriverContextP ctx, VASurfaceID id, VAImage* out) {
   Driver& d = driver_of(ctx);
+  if (!out) return VA_STATUS_ERROR_INVALID_PARAMETER;
   auto surface = d.surfaces.find(id);
   if (!surface) return VA_STATUS_ERROR_INVALID_SURFACE;
-  // A surface with no CAPTURE buffer yet has nothing to map: clients then
-  // fall back to vaGetImage (ffmpeg probes this before decoding).
-  return with_decoded_surface(d, *surface, VA_STATUS_ERROR_OPERATION_FAILED, [&](Context& context) -> VAStatus {
+  // ffmpeg probes vaDeriveImage on a fresh surface before its context exists
+  // and maps directly only if the probe succeeds. A surface no context has
+  // used has no memory yet: its image is a black copy of its size. (It is not
+  // bound to some context for this: in a process with several decoders the
+  // probe surface belongs to the context about to be created.)
+  if (!bound_context(*surface)) return derive_copy(d, nullptr, *surface, *out);
+  return with_decoded_surface(d, *surface, VA_STATUS_ERROR_INVALID_SURFACE, [&](Context& context) -> VAStatus {
     const Format& f = context.capture_format();
-    if (f.num_planes != 1 || f.pixelformat != V4L2_PIX_FMT_NV12) return VA_STATUS_ERROR_OPERATION_FAILED;
-    const CaptureBuffer& cb = context.capture(surface->capture);
-    auto image = std::make_shared<Image>();
-    VAImage& img = image->image;
-    img.format = supported_image_formats()[0];
-    img.width = static_cast<uint16_t>(surface->width);
-    img.height = static_cast<uint16_t>(surface->height);
-    img.num_planes = 2;
-    img.pitches[0] = img.pitches[1] = f.planes[0].bytesperline;
-    img.offsets[0] = 0;
-    img.offsets[1] = f.planes[0].bytesperline * f.height;
-    img.data_size = static_cast<uint32_t>(cb.memory.planes[0].size());
-    auto buffer = std::make_shared<Buffer>();
-    buffer->type = VAImageBufferType;
-    buffer->element_size = img.data_size;
-    buffer->num_elements = 1;
-    buffer->external = cb.memory.planes[0].data();
-    buffer->external_size = cb.memory.planes[0].size();
-    buffer->external_owner = context.shared_from_this();
-    img.buf = d.buffers.insert(buffer);
-    image->derived_from = id;
-    img.image_id = d.images.insert(image);
-    *out = img;
-    return VA_STATUS_SUCCESS;
+    if (f.num_planes == 1 && f.pixelformat == V4L2_PIX_FMT_NV12) return derive_view(d, context, *surface, *out);
+    return derive_copy(d, &context, *surface, *out);
   });
 }
 
@@ -154,35 +227,15 @@ VAStatus GetImage(VADriverContextP ctx, VASurfaceID id, int x, int y, unsigned i
   if (!buffer) return VA_STATUS_ERROR_INVALID_BUFFER;
   const VAImage& img = image->image;
   if (x < 0 || y < 0 || (x & 1) || (y & 1) || width > img.width || height > img.height ||
-      uint64_t(x) + width > surface->width || uint64_t(y) + height > surface->height) {
+      uint64_t(x) + width > surface->width || uint64_t(y) + height > surface->height ||
+      buffer->size() < img.data_size) {
     d.log.errorf("vaGetImage: rectangle %ux%u at %d,%d does not fit surface 0x%08x (%ux%u) and image (%ux%u)", width,
                  height, x, y, id, surface->width, surface->height, img.width, img.height);
     return VA_STATUS_ERROR_INVALID_PARAMETER;
   }
   return with_decoded_surface(d, *surface, VA_STATUS_ERROR_INVALID_SURFACE, [&](Context& context) -> VAStatus {
-    Nv12View src = view_of(context, surface->capture);
-    uint8_t* dst = buffer->bytes();
-    for (uint32_t row = 0; row < height; ++row)
-      std::memcpy(dst + img.offsets[0] + size_t(row) * img.pitches[0], src.y + size_t(y + row) * src.y_pitch + x,
-                  width);
-    uint32_t cw = (width + 1) / 2, ch = (height + 1) / 2;
-    for (uint32_t row = 0; row < ch; ++row) {
-      const uint8_t* s = src.uv + size_t(y / 2 + row) * src.uv_pitch + size_t(x);
-      if (img.format.fourcc == VA_FOURCC_NV12) {
-        std::memcpy(dst + img.offsets[1] + size_t(row) * img.pitches[1], s, cw * 2);
-        continue;
-      }
-      // I420: U then V; YV12: V then U.
-      uint32_t u_plane = img.format.fourcc == VA_FOURCC_I420 ? 1 : 2;
-      uint32_t v_plane = 3 - u_plane;
-      uint8_t* u = dst + img.offsets[u_plane] + size_t(row) * img.pitches[u_plane];
-      uint8_t* v = dst + img.offsets[v_plane] + size_t(row) * img.pitches[v_plane];
-      for (uint32_t c = 0; c < cw; ++c) {
-        u[c] = s[2 * c];
-        v[c] = s[2 * c + 1];
-      }
-    }
-    return VA_STATUS_SUCCESS;  // a decoding error is reported by vaSyncSurface
+    copy_rectangle(view_of(context, surface->capture), uint32_t(x), uint32_t(y), width, height, img, buffer->bytes());
+    return VA_STATUS_SUCCESS;  // a damaged picture is reported by vaSyncSurface / vaQuerySurfaceError
   });
 }
 

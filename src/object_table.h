@@ -1,6 +1,10 @@
 // VA object IDs: one table per object kind, each with its own ID range, so an
-// ID of the wrong kind is rejected instead of silently aliasing another object.
+// ID of the wrong kind is rejected instead of silently aliasing another
+// object. IDs are handed out in order and wrap within the range, skipping
+// IDs still in use: an ID never names two live objects.
 #pragma once
+
+#include <va/va.h>
 
 #include <cstdint>
 #include <map>
@@ -13,13 +17,20 @@ namespace v4l2va {
 template <class T>
 class ObjectTable {
  public:
-  explicit ObjectTable(uint32_t id_base) : base_(id_base), next_(id_base) {}
+  static constexpr uint32_t kRangeMask = 0x00ffffffu;
 
+  explicit ObjectTable(uint32_t id_base) : base_(id_base), next_(0) {}
+
+  // Returns the new ID, or VA_INVALID_ID when every ID of the range is in use.
   uint32_t insert(std::shared_ptr<T> object) {
     std::lock_guard lock(mutex_);
-    uint32_t id = next_++;
-    if ((next_ & 0xff000000u) != base_) next_ = base_;  // wrap within the kind's range
-    objects_[id] = std::move(object);
+    if (objects_.size() > kRangeMask) return VA_INVALID_ID;
+    uint32_t id;
+    do {
+      id = base_ | next_;
+      next_ = (next_ + 1) & kRangeMask;
+    } while (objects_.count(id));
+    objects_.emplace(id, std::move(object));
     return id;
   }
   std::shared_ptr<T> find(uint32_t id) const {
@@ -38,6 +49,7 @@ class ObjectTable {
   std::vector<std::shared_ptr<T>> all() const {
     std::lock_guard lock(mutex_);
     std::vector<std::shared_ptr<T>> out;
+    out.reserve(objects_.size());
     for (auto& [id, obj] : objects_) out.push_back(obj);
     return out;
   }
@@ -53,10 +65,16 @@ class ObjectTable {
     std::lock_guard lock(mutex_);
     return objects_.size();
   }
+  // Tests: where the next ID search starts, to reach the wrap without 2^24
+  // creations.
+  void set_next_for_test(uint32_t next) {
+    std::lock_guard lock(mutex_);
+    next_ = next & kRangeMask;
+  }
 
  private:
   mutable std::mutex mutex_;
-  uint32_t base_;
+  const uint32_t base_;
   uint32_t next_;
   std::map<uint32_t, std::shared_ptr<T>> objects_;
 };

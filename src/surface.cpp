@@ -11,25 +11,68 @@
 #include "discovery/discovery.h"
 
 namespace v4l2va {
+namespace {
+
+// What vaSyncSurface reports for a surface whose picture is done
+// (docs/design.md, "Damaged streams"): success unless the client asked for
+// errors, so that players go on; the damage is logged and stays queryable
+// through vaQuerySurfaceError.
+VAStatus sync_status(const Driver& d, const Surface& surface, bool device_gone) {
+  switch (surface.picture) {
+    case Surface::Picture::None:
+    case Surface::Picture::InFlight:
+    case Surface::Picture::Decoded:
+      return VA_STATUS_SUCCESS;
+    case Surface::Picture::Damaged:
+      return d.sync_reports_errors ? VA_STATUS_ERROR_DECODING_ERROR : VA_STATUS_SUCCESS;
+    case Surface::Picture::Lost:
+      if (device_gone) return VA_STATUS_ERROR_OPERATION_FAILED;
+      return d.sync_reports_errors ? VA_STATUS_ERROR_DECODING_ERROR : VA_STATUS_SUCCESS;
+  }
+  return VA_STATUS_SUCCESS;
+}
+
+// A timeout in ns as the wait in ms the slot pool takes; VA_TIMEOUT_INFINITE
+// (and anything beyond int's range) is the pool's own bound only.
+int client_wait_ms(uint64_t timeout_ns) {
+  if (timeout_ns == VA_TIMEOUT_INFINITE) return -1;
+  const uint64_t ms = (timeout_ns + 999999) / 1000000;
+  return ms > uint64_t{1} << 30 ? -1 : static_cast<int>(ms);
+}
+
+}  // namespace
+
+std::shared_ptr<Context> bound_context(Surface& surface) {
+  std::lock_guard binding(surface.binding_mutex);
+  return surface.bound ? surface.context.lock() : nullptr;
+}
 
 VAStatus with_decoded_surface(Driver& d, Surface& surface, VAStatus unbound,
-                              const std::function<VAStatus(Context&)>& fn) {
-  std::shared_ptr<Context> context;
-  {
-    std::lock_guard binding(surface.binding_mutex);
-    if (surface.bound) context = surface.context.lock();
-  }
+                              const std::function<VAStatus(Context&)>& fn, int wait_ms) {
+  std::shared_ptr<Context> context = bound_context(surface);
   if (!context) return unbound;
   std::lock_guard lock(context->mutex);
-  {
-    std::lock_guard binding(surface.binding_mutex);
-    if (!surface.bound || surface.context.lock() != context) return unbound;
-  }
-  if (VAStatus st = context->drain_surface(surface); st != VA_STATUS_SUCCESS) {
-    d.log.errorf("surface 0x%08x: waiting for its picture failed", surface.id);
+  if (bound_context(surface) != context) return unbound;
+  if (VAStatus st = context->drain_surface(surface, wait_ms); st != VA_STATUS_SUCCESS) {
+    if (st != VA_STATUS_ERROR_TIMEDOUT || wait_ms < 0)
+      d.log.errorf("surface 0x%08x: waiting for its picture failed: %s", surface.id, vaErrorStr(st));
     return st;
   }
   return fn(*context);
+}
+
+std::shared_ptr<Context> bind_to_newest_context(Driver& d, const std::shared_ptr<Surface>& surface) {
+  std::vector<std::shared_ptr<Context>> contexts = d.contexts.all();
+  std::sort(contexts.begin(), contexts.end(),
+            [](const auto& a, const auto& b) { return a->serial > b->serial; });
+  for (const std::shared_ptr<Context>& context : contexts) {
+    std::lock_guard lock(context->mutex);
+    if (bound_context(*surface)) return bound_context(*surface);  // someone bound it meanwhile
+    const Format& f = context->capture_format();
+    if (surface->width > f.width || surface->height > f.height) continue;
+    if (context->bind_surface(surface) == VA_STATUS_SUCCESS) return context;
+  }
+  return nullptr;
 }
 
 }  // namespace v4l2va
@@ -40,6 +83,10 @@ VAStatus CreateSurfaces2(VADriverContextP ctx, unsigned int format, unsigned int
                          VASurfaceID* surfaces, unsigned int count, VASurfaceAttrib* attribs,
                          unsigned int num_attribs) {
   Driver& d = driver_of(ctx);
+  if ((count > 0 && !surfaces) || (num_attribs > 0 && !attribs)) {
+    d.log.errorf("vaCreateSurfaces: NULL surface list or attribute list");
+    return VA_STATUS_ERROR_INVALID_PARAMETER;
+  }
   if (format != VA_RT_FORMAT_YUV420) {
     d.log.errorf("vaCreateSurfaces: RT format 0x%x not supported (YUV420 only)", format);
     return VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT;
@@ -76,8 +123,14 @@ VAStatus CreateSurfaces2(VADriverContextP ctx, unsigned int format, unsigned int
     s->width = width;
     s->height = height;
     s->rt_format = format;
-    surfaces[i] = d.surfaces.insert(s);
-    s->id = surfaces[i];
+    const VASurfaceID id = d.surfaces.insert(s);
+    if (id == VA_INVALID_ID) {
+      d.log.errorf("vaCreateSurfaces: no free surface ID");
+      for (unsigned int j = 0; j < i; ++j) d.surfaces.remove(surfaces[j]);
+      return VA_STATUS_ERROR_ALLOCATION_FAILED;
+    }
+    s->id = id;
+    surfaces[i] = id;
   }
   return VA_STATUS_SUCCESS;
 }
@@ -90,6 +143,7 @@ VAStatus CreateSurfaces(VADriverContextP ctx, int width, int height, int format,
 
 VAStatus DestroySurfaces(VADriverContextP ctx, VASurfaceID* ids, int count) {
   Driver& d = driver_of(ctx);
+  if (count < 0 || (count > 0 && !ids)) return VA_STATUS_ERROR_INVALID_PARAMETER;
   VAStatus result = VA_STATUS_SUCCESS;
   for (int i = 0; i < count; ++i) {
     auto surface = d.surfaces.find(ids[i]);
@@ -97,12 +151,7 @@ VAStatus DestroySurfaces(VADriverContextP ctx, VASurfaceID* ids, int count) {
       result = VA_STATUS_ERROR_INVALID_SURFACE;
       continue;
     }
-    std::shared_ptr<Context> context;
-    {
-      std::lock_guard binding(surface->binding_mutex);
-      if (surface->bound) context = surface->context.lock();
-    }
-    if (context) {
+    if (std::shared_ptr<Context> context = bound_context(*surface)) {
       // Its CAPTURE buffer goes back to the context for the next surface,
       // after the picture in flight into it has drained.
       std::lock_guard lock(context->mutex);
@@ -113,51 +162,55 @@ VAStatus DestroySurfaces(VADriverContextP ctx, VASurfaceID* ids, int count) {
   return result;
 }
 
-VAStatus SyncSurface(VADriverContextP ctx, VASurfaceID id) {
+VAStatus SyncSurface2(VADriverContextP ctx, VASurfaceID id, uint64_t timeout_ns) {
   Driver& d = driver_of(ctx);
   auto surface = d.surfaces.find(id);
   if (!surface) return VA_STATUS_ERROR_INVALID_SURFACE;
-  return with_decoded_surface(d, *surface, VA_STATUS_SUCCESS, [&](Context&) { return surface->decode_status; });
+  return with_decoded_surface(
+      d, *surface, VA_STATUS_SUCCESS,
+      [&](Context& context) { return sync_status(d, *surface, context.device_gone()); }, client_wait_ms(timeout_ns));
 }
 
-VAStatus SyncSurface2(VADriverContextP ctx, VASurfaceID id, uint64_t /*timeout_ns*/) {
-  // The wait is bounded by the driver's own timeout whatever the client asks.
-  return SyncSurface(ctx, id);
-}
+VAStatus SyncSurface(VADriverContextP ctx, VASurfaceID id) { return SyncSurface2(ctx, id, VA_TIMEOUT_INFINITE); }
 
 VAStatus QuerySurfaceStatus(VADriverContextP ctx, VASurfaceID id, VASurfaceStatus* status) {
   Driver& d = driver_of(ctx);
+  if (!status) return VA_STATUS_ERROR_INVALID_PARAMETER;
   auto surface = d.surfaces.find(id);
   if (!surface) return VA_STATUS_ERROR_INVALID_SURFACE;
-  VAStatus st = with_decoded_surface(d, *surface, VA_STATUS_SUCCESS, [](Context&) { return VA_STATUS_SUCCESS; });
   *status = VASurfaceReady;
-  return st;
+  std::shared_ptr<Context> context = bound_context(*surface);
+  if (!context) return VA_STATUS_SUCCESS;
+  // Never waits: takes in what the device has finished, then tells.
+  std::lock_guard lock(context->mutex);
+  context->collect_completed();
+  if (surface->sequence != 0 && !context->pool().completed(surface->sequence)) *status = VASurfaceRendering;
+  return VA_STATUS_SUCCESS;
 }
 
 VAStatus QuerySurfaceError(VADriverContextP ctx, VASurfaceID id, VAStatus error_status, void** error_info) {
   Driver& d = driver_of(ctx);
+  if (!error_info) return VA_STATUS_ERROR_INVALID_PARAMETER;
   auto surface = d.surfaces.find(id);
   if (!surface) return VA_STATUS_ERROR_INVALID_SURFACE;
   if (error_status != VA_STATUS_ERROR_DECODING_ERROR) return VA_STATUS_ERROR_UNIMPLEMENTED;
   // V4L2 reports a whole-picture error (V4L2_BUF_FLAG_ERROR), not per
-  // macroblock: report every macroblock of the picture as in error.
-  std::shared_ptr<Context> context;
-  {
-    std::lock_guard binding(surface->binding_mutex);
-    if (surface->bound) context = surface->context.lock();
-  }
+  // macroblock: a damaged or lost picture has every macroblock in error.
+  std::shared_ptr<Context> context = bound_context(*surface);
   std::unique_lock<std::mutex> lock;
   if (context) lock = std::unique_lock(context->mutex);
   std::memset(surface->mb_errors, 0, sizeof(surface->mb_errors));
-  if (surface->decode_status == VA_STATUS_ERROR_DECODING_ERROR) {
-    uint32_t mbs = ((surface->width + 15) / 16) * ((surface->height + 15) / 16);
-    surface->mb_errors[0].status = 1;
-    surface->mb_errors[0].start_mb = 0;
-    surface->mb_errors[0].end_mb = mbs ? mbs - 1 : 0;
-    surface->mb_errors[0].decode_error_type = VADecodeMBError;
-    surface->mb_errors[0].num_mb = mbs;
+  VASurfaceDecodeMBErrors* next = surface->mb_errors;
+  if (surface->picture == Surface::Picture::Damaged || surface->picture == Surface::Picture::Lost) {
+    const uint32_t mbs = ((surface->width + 15) / 16) * ((surface->height + 15) / 16);
+    next->status = 1;
+    next->start_mb = 0;
+    next->end_mb = mbs ? mbs - 1 : 0;
+    next->decode_error_type = VADecodeMBError;
+    next->num_mb = mbs;
+    ++next;
   }
-  surface->mb_errors[1].status = -1;  // terminates the list
+  next->status = -1;  // terminates the list
   *error_info = surface->mb_errors;
   return VA_STATUS_SUCCESS;
 }
@@ -165,6 +218,7 @@ VAStatus QuerySurfaceError(VADriverContextP ctx, VASurfaceID id, VAStatus error_
 VAStatus QuerySurfaceAttributes(VADriverContextP ctx, VAConfigID config_id, VASurfaceAttrib* attribs,
                                 unsigned int* count) {
   Driver& d = driver_of(ctx);
+  if (!count) return VA_STATUS_ERROR_INVALID_PARAMETER;
   auto config = d.configs.find(config_id);
   if (!config) return VA_STATUS_ERROR_INVALID_CONFIG;
   const PictureSize max = max_picture_size(d.decoders, config->profile);
@@ -203,59 +257,76 @@ VAStatus QuerySurfaceAttributes(VADriverContextP ctx, VAConfigID config_id, VASu
   return VA_STATUS_SUCCESS;
 }
 
+namespace {
+
+// The DRM PRIME description of a linear NV12 CAPTURE buffer: one dma-buf
+// per memory plane (NV12 one, NV12M two), pitches from the CAPTURE format.
+VAStatus describe_export(Context& context, Surface& surface, uint32_t flags, VADRMPRIMESurfaceDescriptor& desc) {
+  const Format& f = context.capture_format();
+  const int fd_flags = O_CLOEXEC | ((flags & VA_EXPORT_SURFACE_WRITE_ONLY) || (flags & VA_EXPORT_SURFACE_READ_WRITE)
+                                        ? O_RDWR
+                                        : O_RDONLY);
+  const uint32_t objects = std::min<uint32_t>(f.num_planes, 2);
+  UniqueFd fds[2];
+  for (uint32_t p = 0; p < objects; ++p)
+    if (VAStatus st = context.export_capture(surface.capture, p, fd_flags, fds[p]); st != VA_STATUS_SUCCESS)
+      return st;
+  desc = VADRMPRIMESurfaceDescriptor{};
+  desc.fourcc = VA_FOURCC_NV12;
+  desc.width = surface.width;
+  desc.height = surface.height;
+  desc.num_objects = objects;
+  const CaptureBuffer& cb = context.capture(surface.capture);
+  for (uint32_t p = 0; p < objects; ++p) {
+    desc.objects[p].size = static_cast<uint32_t>(cb.memory.planes[p].size());
+    desc.objects[p].drm_format_modifier = DRM_FORMAT_MOD_LINEAR;
+  }
+  const uint32_t pitch = f.planes[0].bytesperline;
+  const uint32_t uv_object = objects > 1 ? 1 : 0;
+  const uint32_t uv_offset = objects > 1 ? 0 : pitch * f.height;
+  const uint32_t uv_pitch = objects > 1 ? f.planes[1].bytesperline : pitch;
+  if (flags & VA_EXPORT_SURFACE_SEPARATE_LAYERS) {
+    desc.num_layers = 2;
+    desc.layers[0] = {DRM_FORMAT_R8, 1, {0}, {0}, {pitch}};
+    desc.layers[1] = {DRM_FORMAT_GR88, 1, {uv_object}, {uv_offset}, {uv_pitch}};
+  } else {
+    desc.num_layers = 1;
+    desc.layers[0].drm_format = DRM_FORMAT_NV12;
+    desc.layers[0].num_planes = 2;
+    desc.layers[0].object_index[0] = 0;
+    desc.layers[0].offset[0] = 0;
+    desc.layers[0].pitch[0] = pitch;
+    desc.layers[0].object_index[1] = uv_object;
+    desc.layers[0].offset[1] = uv_offset;
+    desc.layers[0].pitch[1] = uv_pitch;
+  }
+  for (uint32_t p = 0; p < objects; ++p) desc.objects[p].fd = fds[p].release();
+  return VA_STATUS_SUCCESS;
+}
+
+}  // namespace
+
 VAStatus ExportSurfaceHandle(VADriverContextP ctx, VASurfaceID id, uint32_t mem_type, uint32_t flags,
                              void* descriptor) {
   Driver& d = driver_of(ctx);
+  if (!descriptor) return VA_STATUS_ERROR_INVALID_PARAMETER;
   auto surface = d.surfaces.find(id);
   if (!surface) return VA_STATUS_ERROR_INVALID_SURFACE;
   if (mem_type != VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2) {
     d.log.errorf("vaExportSurfaceHandle: memory type 0x%x not supported (DRM_PRIME_2 only)", mem_type);
     return VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE;
   }
+  // Early export (Chromium sets up its GPU import before decoding): a
+  // surface no context has used yet gets its CAPTURE buffer now, from the
+  // newest context that can hold it, so the dma-buf is the one its decodes
+  // will write.
+  if (!bound_context(*surface) && !bind_to_newest_context(d, surface)) {
+    d.log.errorf("vaExportSurfaceHandle: surface 0x%08x has no memory yet and no context can hold it", id);
+    return VA_STATUS_ERROR_INVALID_SURFACE;
+  }
   auto* desc = static_cast<VADRMPRIMESurfaceDescriptor*>(descriptor);
-  return with_decoded_surface(d, *surface, VA_STATUS_ERROR_INVALID_SURFACE, [&](Context& context) -> VAStatus {
-    const Format& f = context.capture_format();
-    int fd_flags = O_CLOEXEC | ((flags & VA_EXPORT_SURFACE_WRITE_ONLY) || (flags & VA_EXPORT_SURFACE_READ_WRITE)
-                                    ? O_RDWR
-                                    : O_RDONLY);
-    // One dma-buf per memory plane: NV12 has one, NV12M two.
-    UniqueFd fds[2];
-    for (uint32_t p = 0; p < f.num_planes && p < 2; ++p)
-      if (VAStatus st = context.export_capture(surface->capture, p, fd_flags, fds[p]); st != VA_STATUS_SUCCESS)
-        return st;
-    *desc = VADRMPRIMESurfaceDescriptor{};
-    desc->fourcc = VA_FOURCC_NV12;
-    desc->width = surface->width;
-    desc->height = surface->height;
-    desc->num_objects = f.num_planes;
-    const CaptureBuffer& cb = context.capture(surface->capture);
-    for (uint32_t p = 0; p < f.num_planes; ++p) {
-      desc->objects[p].size = static_cast<uint32_t>(cb.memory.planes[p].size());
-      desc->objects[p].drm_format_modifier = DRM_FORMAT_MOD_LINEAR;
-    }
-    // Pitches come from the CAPTURE format (bytesperline), not the width.
-    uint32_t pitch = f.planes[0].bytesperline;
-    uint32_t uv_object = f.num_planes > 1 ? 1 : 0;
-    uint32_t uv_offset = f.num_planes > 1 ? 0 : pitch * f.height;
-    uint32_t uv_pitch = f.num_planes > 1 ? f.planes[1].bytesperline : pitch;
-    if (flags & VA_EXPORT_SURFACE_SEPARATE_LAYERS) {
-      desc->num_layers = 2;
-      desc->layers[0] = {DRM_FORMAT_R8, 1, {0}, {0}, {pitch}};
-      desc->layers[1] = {DRM_FORMAT_GR88, 1, {uv_object}, {uv_offset}, {uv_pitch}};
-    } else {
-      desc->num_layers = 1;
-      desc->layers[0].drm_format = DRM_FORMAT_NV12;
-      desc->layers[0].num_planes = 2;
-      desc->layers[0].object_index[0] = 0;
-      desc->layers[0].offset[0] = 0;
-      desc->layers[0].pitch[0] = pitch;
-      desc->layers[0].object_index[1] = uv_object;
-      desc->layers[0].offset[1] = uv_offset;
-      desc->layers[0].pitch[1] = uv_pitch;
-    }
-    for (uint32_t p = 0; p < f.num_planes; ++p) desc->objects[p].fd = fds[p].release();
-    return VA_STATUS_SUCCESS;
-  });
+  return with_decoded_surface(d, *surface, VA_STATUS_ERROR_INVALID_SURFACE,
+                              [&](Context& context) { return describe_export(context, *surface, flags, *desc); });
 }
 
 }  // namespace v4l2va::va

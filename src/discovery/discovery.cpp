@@ -618,10 +618,16 @@ bool output_supports_requests(const std::string& video_path, std::string& reason
   // allocates nothing (v4l/vidioc-create-bufs.rst); REQBUFS count 0 is the
   // older way (v4l/vidioc-reqbufs.rst) and frees this open's buffers, of
   // which a fresh open has none.
+  // The OUTPUT buffer type of the node's planes API (cedrus is single-planar).
+  v4l2_capability cap{};
+  xioctl(fd.get(), VIDIOC_QUERYCAP, &cap);
+  const uint32_t caps = (cap.capabilities & V4L2_CAP_DEVICE_CAPS) ? cap.device_caps : cap.capabilities;
+  const uint32_t output_type =
+      (caps & V4L2_CAP_VIDEO_M2M_MPLANE) ? V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE : V4L2_BUF_TYPE_VIDEO_OUTPUT;
   v4l2_create_buffers create{};
   create.count = 0;
   create.memory = V4L2_MEMORY_MMAP;
-  create.format.type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
+  create.format.type = output_type;
   uint32_t capabilities = 0;
   if ((err = xioctl(fd.get(), VIDIOC_CREATE_BUFS, &create)) == 0) {
     capabilities = create.capabilities;
@@ -629,7 +635,7 @@ bool output_supports_requests(const std::string& video_path, std::string& reason
     v4l2_requestbuffers request{};
     request.count = 0;
     request.memory = V4L2_MEMORY_MMAP;
-    request.type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
+    request.type = output_type;
     if ((err = xioctl(fd.get(), VIDIOC_REQBUFS, &request))) {
       reason = "cannot read the OUTPUT queue's buffer capabilities on " + video_path +
                " (VIDIOC_CREATE_BUFS/VIDIOC_REQBUFS): " + errno_text(err);

@@ -67,6 +67,7 @@ class StreamState {
   // (field_pic_flag): the DPB entry flag FIELD that hardware needs for
   // co-located motion vectors. translate_picture records it for CurrPic.
   void note_decoded(VASurfaceID surface, bool field_coded) { field_coded_[surface] = field_coded; }
+  void forget(VASurfaceID surface) { field_coded_.erase(surface); }
   std::optional<bool> field_coded(VASurfaceID surface) const {
     const auto found = field_coded_.find(surface);
     if (found == field_coded_.end()) return std::nullopt;

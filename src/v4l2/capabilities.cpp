@@ -48,19 +48,19 @@ VAStatus probe_decoder(const std::string& video_path, const std::string& media_p
   if (int err = dev->call(VIDIOC_QUERYCAP, &cap, "VIDIOC_QUERYCAP", "device")) return status_from_errno(err);
   out.driver_name = reinterpret_cast<const char*>(cap.driver);
   uint32_t caps = (cap.capabilities & V4L2_CAP_DEVICE_CAPS) ? cap.device_caps : cap.capabilities;
-  if (!(caps & V4L2_CAP_VIDEO_M2M_MPLANE) || !(caps & V4L2_CAP_STREAMING)) {
-    log.errorf("%s (%s) rejected: not a multiplanar memory-to-memory streaming device (caps 0x%08x)",
-               video_path.c_str(), out.driver_name.c_str(), caps);
+  // Hantro, rkvdec and mtk-vcodec are multiplanar; cedrus is single-planar
+  // (its video_device has V4L2_CAP_VIDEO_M2M, cedrus.c).
+  if (!(caps & (V4L2_CAP_VIDEO_M2M_MPLANE | V4L2_CAP_VIDEO_M2M)) || !(caps & V4L2_CAP_STREAMING)) {
+    log.errorf("%s (%s) rejected: not a memory-to-memory streaming device (caps 0x%08x)", video_path.c_str(),
+               out.driver_name.c_str(), caps);
     return VA_STATUS_ERROR_UNSUPPORTED_PROFILE;
   }
+  out.planes = (caps & V4L2_CAP_VIDEO_M2M_MPLANE) ? PlanesApi::Multi : PlanesApi::Single;
+  Queue output(*dev, out.planes, Queue::Direction::Output);
+  Queue capture(*dev, out.planes, Queue::Direction::Capture);
 
-  for (uint32_t i = 0;; ++i) {
-    v4l2_fmtdesc f{};
-    f.index = i;
-    f.type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
-    if (xioctl(dev->fd(), VIDIOC_ENUM_FMT, &f)) break;
-    if (f.pixelformat == V4L2_PIX_FMT_H264_SLICE) out.h264 = true;
-  }
+  for (uint32_t format : output.enum_formats())
+    if (format == V4L2_PIX_FMT_H264_SLICE) out.h264 = true;
   if (!out.h264) {
     log.errorf("%s (%s) rejected: OUTPUT queue does not offer H264_SLICE", video_path.c_str(),
                out.driver_name.c_str());
@@ -71,25 +71,17 @@ VAStatus probe_decoder(const std::string& video_path, const std::string& media_p
   // "Initialization"): set H264_SLICE on this private instance, then look
   // for a linear NV12 layout the driver can present as VA surfaces.
   {
-    v4l2_format f{};
-    f.type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
-    f.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_H264_SLICE;
-    f.fmt.pix_mp.width = 176;
-    f.fmt.pix_mp.height = 144;
-    f.fmt.pix_mp.num_planes = 1;
-    if (int err = dev->call(VIDIOC_S_FMT, &f, "VIDIOC_S_FMT", "OUTPUT H264_SLICE (probe)"))
-      return status_from_errno(err);
-    bool linear_nv12 = false;
-    std::string offered;
-    for (uint32_t i = 0;; ++i) {
-      v4l2_fmtdesc c{};
-      c.index = i;
-      c.type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
-      if (xioctl(dev->fd(), VIDIOC_ENUM_FMT, &c)) break;
-      if (c.pixelformat == V4L2_PIX_FMT_NV12 || c.pixelformat == V4L2_PIX_FMT_NV12M) linear_nv12 = true;
-      offered += std::string(offered.empty() ? "" : ", ") + reinterpret_cast<const char*>(c.description);
-    }
+    if (VAStatus st = output.set_format(V4L2_PIX_FMT_H264_SLICE, 176, 144, 0); st != VA_STATUS_SUCCESS) return st;
+    out.capture_formats = capture.enum_formats();
+    const bool linear_nv12 = std::any_of(out.capture_formats.begin(), out.capture_formats.end(), [](uint32_t f) {
+      return f == V4L2_PIX_FMT_NV12 || f == V4L2_PIX_FMT_NV12M;
+    });
     if (!linear_nv12) {
+      std::string offered;
+      for (uint32_t f : out.capture_formats) {
+        const char text[5] = {char(f & 0xff), char((f >> 8) & 0xff), char((f >> 16) & 0xff), char(f >> 24), 0};
+        offered += std::string(offered.empty() ? "" : ", ") + text;
+      }
       log.errorf("%s (%s) rejected: CAPTURE offers no linear NV12 (offers: %s); tiled layouts are not supported",
                  video_path.c_str(), out.driver_name.c_str(), offered.empty() ? "nothing" : offered.c_str());
       out.h264 = false;
@@ -113,16 +105,10 @@ VAStatus probe_decoder(const std::string& video_path, const std::string& media_p
   } else {
     // No size enumeration: ask the device to clamp an oversized format
     // (TRY_FMT adjusts rather than fails, vidioc-g-fmt.rst).
-    v4l2_format f{};
-    f.type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
-    f.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_H264_SLICE;
-    f.fmt.pix_mp.width = 16384;
-    f.fmt.pix_mp.height = 16384;
-    f.fmt.pix_mp.num_planes = 1;
-    if (int err = dev->call(VIDIOC_TRY_FMT, &f, "VIDIOC_TRY_FMT", "OUTPUT H264_SLICE size limit"))
-      return status_from_errno(err);
-    out.max_width = f.fmt.pix_mp.width;
-    out.max_height = f.fmt.pix_mp.height;
+    Result<Format> clamped = output.try_format(V4L2_PIX_FMT_H264_SLICE, 16384, 16384);
+    if (!clamped.ok()) return clamped.status();
+    out.max_width = clamped->width;
+    out.max_height = clamped->height;
     log.infof("%s: no VIDIOC_ENUM_FRAMESIZES; VIDIOC_TRY_FMT clamps to %ux%u", video_path.c_str(), out.max_width,
               out.max_height);
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "log.h"
+#include "v4l2/queue.h"
 
 namespace v4l2va {
 
@@ -17,6 +18,8 @@ struct DecoderCapabilities {
   std::string video_path;
   std::string media_path;
   std::string driver_name;   // QUERYCAP driver, for log lines
+  PlanesApi planes = PlanesApi::Multi;  // V4L2_CAP_VIDEO_M2M_MPLANE, or V4L2_CAP_VIDEO_M2M (cedrus)
+  std::vector<uint32_t> capture_formats;  // CAPTURE formats offered once OUTPUT is H264_SLICE
   bool h264 = false;         // OUTPUT offers V4L2_PIX_FMT_H264_SLICE
   std::vector<VAProfile> h264_profiles;
   uint32_t min_width = 16, min_height = 16;
@@ -30,8 +33,8 @@ struct DecoderCapabilities {
   bool has_pred_weights = false;
 };
 
-// Opens `video_path`, checks it is an M2M multiplanar streaming device, and
-// fills `out`. Logs why a node is rejected.
+// Opens `video_path`, checks it is an M2M streaming device (multiplanar or
+// single-planar), and fills `out`. Logs why a node is rejected.
 VAStatus probe_decoder(const std::string& video_path, const std::string& media_path, Log& log,
                        DecoderCapabilities& out);
 

@@ -41,12 +41,8 @@ VAStatus VideoDevice::open(const std::string& path, Log& log, std::unique_ptr<Vi
   return VA_STATUS_SUCCESS;
 }
 
-int VideoDevice::call(unsigned long request, void* arg, const char* name, const std::string& what,
-                      int quiet) const {
-  int err = xioctl(fd_.get(), request, arg);
-  if (err && err != quiet)
-    log_.errorf("%s on %s (%s) failed: %s (errno %d)", name, path_.c_str(), what.c_str(), std::strerror(err), err);
-  return err;
+void VideoDevice::log_failure(const char* name, const std::string& what, int err) const {
+  log_.errorf("%s on %s (%s) failed: %s (errno %d)", name, path_.c_str(), what.c_str(), std::strerror(err), err);
 }
 
 VAStatus MediaDevice::open(const std::string& path, Log& log, std::unique_ptr<MediaDevice>& out) {
@@ -58,6 +54,10 @@ VAStatus MediaDevice::open(const std::string& path, Log& log, std::unique_ptr<Me
   }
   out = std::make_unique<MediaDevice>(std::move(fd), path, log);
   return VA_STATUS_SUCCESS;
+}
+
+void MediaDevice::log_failure(const char* name, const std::string& what, int err) const {
+  log_.errorf("%s on %s (%s) failed: %s (errno %d)", name, path_.c_str(), what.c_str(), std::strerror(err), err);
 }
 
 VAStatus MediaDevice::allocate_request(UniqueFd& out) const {

@@ -129,6 +129,25 @@ TEST_F(VaApiTest, InvalidIdsAreRejectedByKind) {
   vaDestroyConfig(display, config);
 }
 
+TEST_F(VaApiTest, DeriveImageBeforeAnyContextGivesABlackImageOfTheSurface) {
+  // ffmpeg's probe: one surface, no context yet. The image must be NV12 so
+  // that ffmpeg takes the direct path.
+  VASurfaceID s;
+  ASSERT_EQ(vaCreateSurfaces(display, VA_RT_FORMAT_YUV420, 176, 144, &s, 1, nullptr, 0), VA_STATUS_SUCCESS);
+  VAImage image;
+  ASSERT_EQ(vaDeriveImage(display, s, &image), VA_STATUS_SUCCESS);
+  EXPECT_EQ(image.format.fourcc, static_cast<uint32_t>(VA_FOURCC_NV12));
+  EXPECT_EQ(image.width, 176);
+  EXPECT_EQ(image.height, 144);
+  void* ptr = nullptr;
+  ASSERT_EQ(vaMapBuffer(display, image.buf, &ptr), VA_STATUS_SUCCESS);
+  EXPECT_EQ(static_cast<uint8_t*>(ptr)[0], 16);
+  EXPECT_EQ(static_cast<uint8_t*>(ptr)[image.offsets[1]], 128);
+  vaUnmapBuffer(display, image.buf);
+  EXPECT_EQ(vaDestroyImage(display, image.image_id), VA_STATUS_SUCCESS);
+  vaDestroySurfaces(display, &s, 1);
+}
+
 TEST_F(VaApiTest, ContextWithoutRenderTargetsBindsSurfacesOnDemand) {
   // GStreamer creates the context with no render targets, surfaces after.
   VAConfigID config = make_config();
@@ -136,9 +155,11 @@ TEST_F(VaApiTest, ContextWithoutRenderTargetsBindsSurfacesOnDemand) {
   ASSERT_EQ(vaCreateContext(display, config, 176, 144, VA_PROGRESSIVE, nullptr, 0, &context), VA_STATUS_SUCCESS);
   VASurfaceID s[3];
   ASSERT_EQ(vaCreateSurfaces(display, VA_RT_FORMAT_YUV420, 176, 144, s, 3, nullptr, 0), VA_STATUS_SUCCESS);
-  // Not used by a context yet: no memory to derive (clients then use GetImage).
+  // Not used by the context yet: DeriveImage gives a copy of its size.
   VAImage image;
-  EXPECT_EQ(vaDeriveImage(display, s[0], &image), VA_STATUS_ERROR_OPERATION_FAILED);
+  ASSERT_EQ(vaDeriveImage(display, s[0], &image), VA_STATUS_SUCCESS);
+  EXPECT_EQ(image.format.fourcc, static_cast<uint32_t>(VA_FOURCC_NV12));
+  vaDestroyImage(display, image.image_id);
   for (VASurfaceID id : s) EXPECT_EQ(vaBeginPicture(display, context, id), VA_STATUS_SUCCESS);
   // An EndPicture without buffers is an error, not a crash.
   EXPECT_EQ(vaEndPicture(display, context), VA_STATUS_ERROR_INVALID_PARAMETER);

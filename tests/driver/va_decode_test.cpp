@@ -243,10 +243,11 @@ TEST_F(VaDecodeTest, GetImageCopiesAnyRectangleInEachFormat) {
   vaDestroyImage(display, derived.image_id);
 }
 
-TEST_F(VaDecodeTest, DamagedSliceIsADecodingErrorOnSync) {
+TEST_F(VaDecodeTest, DamagedSliceSyncsAndIsReportedByQuerySurfaceError) {
+  // docs/design.md, "Damaged streams": players go on; the damage is known.
   std::vector<uint8_t> damaged(slice.begin(), slice.begin() + long(slice.size() / 3));  // truncated
   ASSERT_EQ(decode(damaged), VA_STATUS_SUCCESS);  // queued; the device finds out
-  EXPECT_EQ(vaSyncSurface(display, surface), VA_STATUS_ERROR_DECODING_ERROR);
+  EXPECT_EQ(vaSyncSurface(display, surface), VA_STATUS_SUCCESS);
   void* info = nullptr;
   ASSERT_EQ(vaQuerySurfaceError(display, surface, VA_STATUS_ERROR_DECODING_ERROR, &info), VA_STATUS_SUCCESS);
   auto* errors = static_cast<VASurfaceDecodeMBErrors*>(info);
@@ -255,6 +256,20 @@ TEST_F(VaDecodeTest, DamagedSliceIsADecodingErrorOnSync) {
   EXPECT_EQ(errors[0].decode_error_type, VADecodeMBError);
   EXPECT_EQ(errors[1].status, -1);
   // The next good picture clears the error.
+  ASSERT_EQ(decode(slice), VA_STATUS_SUCCESS);
+  EXPECT_EQ(vaSyncSurface(display, surface), VA_STATUS_SUCCESS);
+  ASSERT_EQ(vaQuerySurfaceError(display, surface, VA_STATUS_ERROR_DECODING_ERROR, &info), VA_STATUS_SUCCESS);
+  EXPECT_EQ(static_cast<VASurfaceDecodeMBErrors*>(info)[0].status, -1);
+}
+
+TEST_F(VaDecodeTest, DamagedSliceIsADecodingErrorOnSyncWhenAsked) {
+  TearDown();
+  setenv("LIBVA_V4L2_REQUEST_SYNC_ERRORS", "1", 1);
+  SetUp();
+  unsetenv("LIBVA_V4L2_REQUEST_SYNC_ERRORS");
+  std::vector<uint8_t> damaged(slice.begin(), slice.begin() + long(slice.size() / 3));
+  ASSERT_EQ(decode(damaged), VA_STATUS_SUCCESS);
+  EXPECT_EQ(vaSyncSurface(display, surface), VA_STATUS_ERROR_DECODING_ERROR);
   ASSERT_EQ(decode(slice), VA_STATUS_SUCCESS);
   EXPECT_EQ(vaSyncSurface(display, surface), VA_STATUS_SUCCESS);
 }
