@@ -8,6 +8,7 @@
 
 #include "discovery/discovery.h"
 #include "h264/decoder.h"
+#include "v4l2/picture_layout.h"
 
 namespace v4l2va {
 
@@ -64,19 +65,23 @@ VAStatus Context::create_codec() {
   return VA_STATUS_SUCCESS;
 }
 
-// The CAPTURE format follows the OUTPUT format (dev-stateless-decoder.rst,
-// "Initialization"): linear NV12 in one buffer, else in two (NV12M).
+// The CAPTURE formats follow the OUTPUT format (dev-stateless-decoder.rst,
+// "Initialization"). Of those offered, the driver takes linear NV12 in one
+// buffer, else in two (NV12M), else a tiled layout it can read back
+// (NV12_32L32, MM21); the device's default is kept when it is the best.
 VAStatus Context::choose_capture_format() {
   if (VAStatus st = capture_queue_->read_format(); st != VA_STATUS_SUCCESS) return st;
-  const uint32_t current = capture_queue_->format().pixelformat;
-  if (current == V4L2_PIX_FMT_NV12 || current == V4L2_PIX_FMT_NV12M) return VA_STATUS_SUCCESS;
-  const std::vector<uint32_t> offered = capture_queue_->enum_formats();
-  for (uint32_t wanted : {V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_NV12M}) {
-    if (std::find(offered.begin(), offered.end(), wanted) == offered.end()) continue;
-    return capture_queue_->set_format(wanted, width, height, 0);
+  std::optional<uint32_t> best;
+  for (uint32_t offered : capture_queue_->enum_formats()) {
+    const int rank = capture_format_rank(offered);
+    if (rank >= 0 && (!best || rank < capture_format_rank(*best))) best = offered;
   }
-  driver_.log.errorf("%s: CAPTURE queue offers no linear NV12 format", video_->path().c_str());
-  return VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT;
+  if (!best) {
+    driver_.log.errorf("%s: CAPTURE queue offers no NV12, NV12M, NV12_32L32 or MM21 format", video_->path().c_str());
+    return VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT;
+  }
+  if (capture_queue_->format().pixelformat == *best) return VA_STATUS_SUCCESS;
+  return capture_queue_->set_format(*best, width, height, 0);
 }
 
 VAStatus Context::open(std::span<const VASurfaceID> render_targets) {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "surface.h"
+#include "v4l2/picture_layout.h"
 
 namespace v4l2va {
 
@@ -39,54 +40,38 @@ void layout_image(VAImage& image, uint32_t fourcc, uint32_t w, uint32_t h) {
   }
 }
 
-// The luma and interleaved chroma planes of a linear NV12 CAPTURE buffer.
-struct Nv12View {
-  const uint8_t* y;
-  const uint8_t* uv;
-  uint32_t y_pitch;
-  uint32_t uv_pitch;
-};
-
-Nv12View view_of(const Context& context, CaptureIndex index) {
-  const Format& f = context.capture_format();
-  const CaptureBuffer& cb = context.capture(index);
-  Nv12View v{};
-  v.y = cb.memory.planes[0].data();
-  v.y_pitch = f.planes[0].bytesperline;
-  if (f.num_planes > 1) {
-    v.uv = cb.memory.planes[1].data();
-    v.uv_pitch = f.planes[1].bytesperline;
-  } else {
-    v.uv = v.y + size_t(v.y_pitch) * f.height;
-    v.uv_pitch = v.y_pitch;
-  }
-  return v;
-}
-
-// Copies a rectangle of the surface's picture into an image of any of the
-// supported formats: each byte is read once and written once.
-void copy_rectangle(const Nv12View& src, uint32_t x, uint32_t y, uint32_t width, uint32_t height, const VAImage& img,
-                    uint8_t* dst) {
+// Copies a rectangle of the surface's picture, in whatever layout the device
+// wrote it, into an image of any of the supported formats: each byte is read
+// once and written once (through a line buffer only to split chroma).
+void copy_rectangle(const PictureLayout& src, uint32_t x, uint32_t y, uint32_t width, uint32_t height,
+                    const VAImage& img, uint8_t* dst) {
   for (uint32_t row = 0; row < height; ++row)
-    std::memcpy(dst + img.offsets[0] + size_t(row) * img.pitches[0], src.y + size_t(y + row) * src.y_pitch + x,
-                width);
+    read_plane_line(src.luma, x, y + row, width, dst + img.offsets[0] + size_t(row) * img.pitches[0]);
   const uint32_t cw = (width + 1) / 2, ch = (height + 1) / 2;
+  std::vector<uint8_t> line(img.format.fourcc == VA_FOURCC_NV12 ? 0 : size_t(cw) * 2);
   for (uint32_t row = 0; row < ch; ++row) {
-    const uint8_t* s = src.uv + size_t(y / 2 + row) * src.uv_pitch + size_t(x);
     if (img.format.fourcc == VA_FOURCC_NV12) {
-      std::memcpy(dst + img.offsets[1] + size_t(row) * img.pitches[1], s, cw * 2);
+      read_plane_line(src.chroma, x, y / 2 + row, cw * 2, dst + img.offsets[1] + size_t(row) * img.pitches[1]);
       continue;
     }
+    read_plane_line(src.chroma, x, y / 2 + row, cw * 2, line.data());
     // I420: U then V; YV12: V then U.
     const uint32_t u_plane = img.format.fourcc == VA_FOURCC_I420 ? 1 : 2;
     const uint32_t v_plane = 3 - u_plane;
     uint8_t* u = dst + img.offsets[u_plane] + size_t(row) * img.pitches[u_plane];
     uint8_t* v = dst + img.offsets[v_plane] + size_t(row) * img.pitches[v_plane];
     for (uint32_t c = 0; c < cw; ++c) {
-      u[c] = s[2 * c];
-      v[c] = s[2 * c + 1];
+      u[c] = line[2 * c];
+      v[c] = line[2 * c + 1];
     }
   }
+}
+
+Result<PictureLayout> layout_of_surface(Driver& d, const Context& context, const Surface& surface) {
+  Result<PictureLayout> layout = layout_of(context.capture_format(), context.capture(surface.capture).memory);
+  if (!layout.ok())
+    d.log.errorf("surface 0x%08x: its CAPTURE buffer does not hold a picture of the CAPTURE format", surface.id);
+  return layout;
 }
 
 // A new image (and its buffer) whose memory comes from the driver's cache.
@@ -144,13 +129,13 @@ VAStatus derive_view(Driver& d, Context& context, Surface& surface, VAImage& out
 
 // Any other layout (two buffers, tiled): the image is a linear copy of the
 // picture as it is now; writes to it do not reach the surface.
-VAStatus derive_copy(Driver& d, Context* context, Surface& surface, VAImage& out) {
+VAStatus derive_copy(Driver& d, const PictureLayout* source, Surface& surface, VAImage& out) {
   Result<std::shared_ptr<Image>> image = new_image(d, supported_image_formats()[0], surface.width, surface.height);
   if (!image.ok()) return image.status();
   auto buffer = d.buffers.find((*image)->image.buf);
   const VAImage& img = (*image)->image;
-  if (context) {
-    copy_rectangle(view_of(*context, surface.capture), 0, 0, surface.width, surface.height, img, buffer->bytes());
+  if (source) {
+    copy_rectangle(*source, 0, 0, surface.width, surface.height, img, buffer->bytes());
   } else {
     // Nothing decoded and no memory yet: black.
     std::memset(buffer->bytes(), 16, img.offsets[1]);
@@ -202,7 +187,9 @@ VAStatus DeriveImage(VADriverContextP ctx, VASurfaceID id, VAImage* out) {
   return with_decoded_surface(d, *surface, VA_STATUS_ERROR_INVALID_SURFACE, [&](Context& context) -> VAStatus {
     const Format& f = context.capture_format();
     if (f.num_planes == 1 && f.pixelformat == V4L2_PIX_FMT_NV12) return derive_view(d, context, *surface, *out);
-    return derive_copy(d, &context, *surface, *out);
+    Result<PictureLayout> layout = layout_of_surface(d, context, *surface);
+    if (!layout.ok()) return layout.status();
+    return derive_copy(d, &*layout, *surface, *out);
   });
 }
 
@@ -234,7 +221,9 @@ VAStatus GetImage(VADriverContextP ctx, VASurfaceID id, int x, int y, unsigned i
     return VA_STATUS_ERROR_INVALID_PARAMETER;
   }
   return with_decoded_surface(d, *surface, VA_STATUS_ERROR_INVALID_SURFACE, [&](Context& context) -> VAStatus {
-    copy_rectangle(view_of(context, surface->capture), uint32_t(x), uint32_t(y), width, height, img, buffer->bytes());
+    Result<PictureLayout> layout = layout_of_surface(d, context, *surface);
+    if (!layout.ok()) return layout.status();
+    copy_rectangle(*layout, uint32_t(x), uint32_t(y), width, height, img, buffer->bytes());
     return VA_STATUS_SUCCESS;  // a damaged picture is reported by vaSyncSurface / vaQuerySurfaceError
   });
 }

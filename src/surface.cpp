@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "discovery/discovery.h"
 
@@ -259,10 +260,36 @@ VAStatus QuerySurfaceAttributes(VADriverContextP ctx, VAConfigID config_id, VASu
 
 namespace {
 
-// The DRM PRIME description of a linear NV12 CAPTURE buffer: one dma-buf
-// per memory plane (NV12 one, NV12M two), pitches from the CAPTURE format.
-VAStatus describe_export(Context& context, Surface& surface, uint32_t flags, VADRMPRIMESurfaceDescriptor& desc) {
+// The DRM format modifier of a CAPTURE layout, if the kernel's drm_fourcc.h
+// has one: linear, or DRM_FORMAT_MOD_ALLWINNER_TILED for NV12_32L32. MM21
+// has none in 6.12, so no importer could read it right.
+std::optional<uint64_t> drm_modifier_of(uint32_t pixelformat) {
+  switch (pixelformat) {
+    case V4L2_PIX_FMT_NV12:
+    case V4L2_PIX_FMT_NV12M:
+      return DRM_FORMAT_MOD_LINEAR;
+    case V4L2_PIX_FMT_NV12_32L32:
+      return DRM_FORMAT_MOD_ALLWINNER_TILED;
+    default:
+      return std::nullopt;
+  }
+}
+
+// The DRM PRIME description of an NV12-family CAPTURE buffer: one dma-buf
+// per memory plane (NV12 one, NV12M two), pitches from the CAPTURE format,
+// the layout's modifier on each object.
+VAStatus describe_export(Driver& d, Context& context, Surface& surface, uint32_t flags,
+                         VADRMPRIMESurfaceDescriptor& desc) {
   const Format& f = context.capture_format();
+  const std::optional<uint64_t> modifier = drm_modifier_of(f.pixelformat);
+  if (!modifier) {
+    const char text[5] = {char(f.pixelformat & 0xff), char((f.pixelformat >> 8) & 0xff),
+                          char((f.pixelformat >> 16) & 0xff), char(f.pixelformat >> 24), 0};
+    d.log.errorf("vaExportSurfaceHandle: surface 0x%08x is in the device's %s layout, which has no DRM format "
+                 "modifier; read it with vaGetImage or vaDeriveImage instead",
+                 surface.id, text);
+    return VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE;
+  }
   const int fd_flags = O_CLOEXEC | ((flags & VA_EXPORT_SURFACE_WRITE_ONLY) || (flags & VA_EXPORT_SURFACE_READ_WRITE)
                                         ? O_RDWR
                                         : O_RDONLY);
@@ -279,8 +306,10 @@ VAStatus describe_export(Context& context, Surface& surface, uint32_t flags, VAD
   const CaptureBuffer& cb = context.capture(surface.capture);
   for (uint32_t p = 0; p < objects; ++p) {
     desc.objects[p].size = static_cast<uint32_t>(cb.memory.planes[p].size());
-    desc.objects[p].drm_format_modifier = DRM_FORMAT_MOD_LINEAR;
+    desc.objects[p].drm_format_modifier = *modifier;
   }
+  // The chroma plane follows `height` luma lines (whole rows of 32-line
+  // tiles for NV12_32L32, whose height the device aligned to 32).
   const uint32_t pitch = f.planes[0].bytesperline;
   const uint32_t uv_object = objects > 1 ? 1 : 0;
   const uint32_t uv_offset = objects > 1 ? 0 : pitch * f.height;
@@ -326,7 +355,7 @@ VAStatus ExportSurfaceHandle(VADriverContextP ctx, VASurfaceID id, uint32_t mem_
   }
   auto* desc = static_cast<VADRMPRIMESurfaceDescriptor*>(descriptor);
   return with_decoded_surface(d, *surface, VA_STATUS_ERROR_INVALID_SURFACE,
-                              [&](Context& context) { return describe_export(context, *surface, flags, *desc); });
+                              [&](Context& context) { return describe_export(d, context, *surface, flags, *desc); });
 }
 
 }  // namespace v4l2va::va

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "v4l2/device.h"
+#include "v4l2/picture_layout.h"
 
 namespace v4l2va {
 namespace {
@@ -73,16 +74,15 @@ VAStatus probe_decoder(const std::string& video_path, const std::string& media_p
   {
     if (VAStatus st = output.set_format(V4L2_PIX_FMT_H264_SLICE, 176, 144, 0); st != VA_STATUS_SUCCESS) return st;
     out.capture_formats = capture.enum_formats();
-    const bool linear_nv12 = std::any_of(out.capture_formats.begin(), out.capture_formats.end(), [](uint32_t f) {
-      return f == V4L2_PIX_FMT_NV12 || f == V4L2_PIX_FMT_NV12M;
-    });
-    if (!linear_nv12) {
+    const bool readable = std::any_of(out.capture_formats.begin(), out.capture_formats.end(),
+                                      [](uint32_t f) { return is_supported_capture_format(f); });
+    if (!readable) {
       std::string offered;
       for (uint32_t f : out.capture_formats) {
         const char text[5] = {char(f & 0xff), char((f >> 8) & 0xff), char((f >> 16) & 0xff), char(f >> 24), 0};
         offered += std::string(offered.empty() ? "" : ", ") + text;
       }
-      log.errorf("%s (%s) rejected: CAPTURE offers no linear NV12 (offers: %s); tiled layouts are not supported",
+      log.errorf("%s (%s) rejected: CAPTURE offers none of NV12, NV12M, NV12_32L32, MM21 (offers: %s)",
                  video_path.c_str(), out.driver_name.c_str(), offered.empty() ? "nothing" : offered.c_str());
       out.h264 = false;
       return VA_STATUS_ERROR_UNSUPPORTED_PROFILE;
