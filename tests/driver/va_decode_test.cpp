@@ -2,6 +2,9 @@
 // it, against the emulated decoder: a real IDR slice from the ITU-T stream
 // BA1_Sony_D decodes to the reference picture, and a damaged one is reported
 // as a decoding error on sync and through vaQuerySurfaceError.
+#include <sys/mman.h>
+#include <va/va_drmcommon.h>
+
 #include "va_fixture.h"
 
 namespace {
@@ -111,6 +114,49 @@ TEST_F(VaDecodeTest, MalformedSliceHeaderIsRejectedBeforeTheDevice) {
   EXPECT_EQ(decode(garbage), VA_STATUS_ERROR_INVALID_PARAMETER);
   // Nothing was queued: the surface syncs at once.
   EXPECT_EQ(vaSyncSurface(display, surface), VA_STATUS_SUCCESS);
+}
+
+}  // namespace
+
+namespace {
+
+// Chromium's pattern: a context with no render targets, every surface
+// exported before its first decode; the dma-bufs exported first must show
+// what later decodes write.
+TEST_F(VaDecodeTest, SurfacesExportedBeforeTheirFirstDecodeShowTheirPictures) {
+  VAContextID early_context;
+  ASSERT_EQ(vaCreateContext(display, config, 176, 144, VA_PROGRESSIVE, nullptr, 0, &early_context), VA_STATUS_SUCCESS);
+  constexpr int kSurfaces = 4;
+  VASurfaceID surfaces[kSurfaces];
+  ASSERT_EQ(vaCreateSurfaces(display, VA_RT_FORMAT_YUV420, 176, 144, surfaces, kSurfaces, nullptr, 0),
+            VA_STATUS_SUCCESS);
+  VADRMPRIMESurfaceDescriptor desc[kSurfaces];
+  for (int i = 0; i < kSurfaces; ++i)
+    ASSERT_EQ(vaExportSurfaceHandle(display, surfaces[i], VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2,
+                                    VA_EXPORT_SURFACE_READ_ONLY | VA_EXPORT_SURFACE_COMPOSED_LAYERS, &desc[i]),
+              VA_STATUS_SUCCESS);
+  for (int i = 0; i < kSurfaces; ++i) {
+    ASSERT_EQ(decode_into(early_context, surfaces[i], slice), VA_STATUS_SUCCESS);
+    ASSERT_EQ(vaSyncSurface(display, surfaces[i]), VA_STATUS_SUCCESS);
+  }
+  for (int i = 0; i < kSurfaces; ++i) {
+    ASSERT_EQ(desc[i].num_objects, 1u);
+    const size_t size = desc[i].objects[0].size;
+    void* map = mmap(nullptr, size, PROT_READ, MAP_SHARED, desc[i].objects[0].fd, 0);
+    ASSERT_NE(map, MAP_FAILED);
+    const auto* base = static_cast<const uint8_t*>(map);
+    std::vector<uint8_t> nv12;
+    const auto& layer = desc[i].layers[0];
+    for (int y = 0; y < 144; ++y)
+      nv12.insert(nv12.end(), base + layer.offset[0] + y * layer.pitch[0], base + layer.offset[0] + y * layer.pitch[0] + 176);
+    for (int y = 0; y < 72; ++y)
+      nv12.insert(nv12.end(), base + layer.offset[1] + y * layer.pitch[1], base + layer.offset[1] + y * layer.pitch[1] + 176);
+    munmap(map, size);
+    close(desc[i].objects[0].fd);
+    EXPECT_EQ(v4l2va::test::md5_hex(nv12.data(), nv12.size()), kFirstPictureNv12Md5) << "surface " << i;
+  }
+  vaDestroySurfaces(display, surfaces, kSurfaces);
+  vaDestroyContext(display, early_context);
 }
 
 }  // namespace

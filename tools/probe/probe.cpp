@@ -20,6 +20,7 @@
 #include "discovery/discovery.h"
 #include "log.h"
 #include "v4l2/device.h"
+#include "v4l2/picture_layout.h"
 #include "v4l2/unique_fd.h"
 
 namespace {
@@ -97,17 +98,42 @@ std::string frame_sizes(int fd, uint32_t pixelformat) {
 // stateless decoder interface lists raw formats for the current OUTPUT
 // format (v4l/dev-stateless-decoder.rst, "Querying capabilities"). This open
 // is private to the probe, so setting its format disturbs nobody.
-std::string capture_formats_for(int fd, uint32_t coded) {
+// The buffer types of a node's planes API: cedrus is single-planar
+// (V4L2_CAP_VIDEO_M2M), hantro, rkvdec and mtk-vcodec multiplanar.
+struct BufferTypes {
+  bool multiplanar;
+  uint32_t output, capture;
+};
+BufferTypes buffer_types(uint32_t caps) {
+  if (caps & V4L2_CAP_VIDEO_M2M_MPLANE)
+    return {true, V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE, V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE};
+  return {false, V4L2_BUF_TYPE_VIDEO_OUTPUT, V4L2_BUF_TYPE_VIDEO_CAPTURE};
+}
+
+std::string capture_formats_for(int fd, const BufferTypes& types, uint32_t coded, std::string& chosen) {
   v4l2_format format{};
-  format.type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
-  format.fmt.pix_mp.pixelformat = coded;
-  format.fmt.pix_mp.width = 1280;
-  format.fmt.pix_mp.height = 720;
-  format.fmt.pix_mp.num_planes = 1;
+  format.type = types.output;
+  if (types.multiplanar) {
+    format.fmt.pix_mp.pixelformat = coded;
+    format.fmt.pix_mp.width = 1280;
+    format.fmt.pix_mp.height = 720;
+    format.fmt.pix_mp.num_planes = 1;
+  } else {
+    format.fmt.pix.pixelformat = coded;
+    format.fmt.pix.width = 1280;
+    format.fmt.pix.height = 720;
+  }
   if (int err = xioctl(fd, VIDIOC_S_FMT, &format)) return std::string("S_FMT failed: ") + std::strerror(err);
   std::string out;
-  for (const Format& f : formats(fd, V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE))
+  int best_rank = -1;
+  for (const Format& f : formats(fd, types.capture)) {
     out += (out.empty() ? "" : " ") + fourcc(f.pixelformat);
+    const int rank = v4l2va::capture_format_rank(f.pixelformat);
+    if (rank >= 0 && (best_rank < 0 || rank < best_rank)) {
+      best_rank = rank;
+      chosen = fourcc(f.pixelformat);
+    }
+  }
   return out.empty() ? "none" : out;
 }
 
@@ -168,23 +194,31 @@ void print_video_node(const std::string& path) {
     return;
   }
   v4l2_capability cap{};
+  uint32_t caps = 0;
   if (xioctl(fd.get(), VIDIOC_QUERYCAP, &cap) == 0) {
-    uint32_t caps = (cap.capabilities & V4L2_CAP_DEVICE_CAPS) ? cap.device_caps : cap.capabilities;
-    std::printf("    driver %s, card '%s', bus %s, kernel %u.%u.%u, device caps 0x%08x%s%s\n",
+    caps = (cap.capabilities & V4L2_CAP_DEVICE_CAPS) ? cap.device_caps : cap.capabilities;
+    std::printf("    driver %s, card '%s', bus %s, kernel %u.%u.%u, device caps 0x%08x%s%s%s\n",
                 text(cap.driver, sizeof cap.driver).c_str(), text(cap.card, sizeof cap.card).c_str(),
                 text(cap.bus_info, sizeof cap.bus_info).c_str(), cap.version >> 16, (cap.version >> 8) & 0xff,
                 cap.version & 0xff, caps, (caps & V4L2_CAP_VIDEO_M2M_MPLANE) ? " M2M_MPLANE" : "",
-                (caps & V4L2_CAP_STREAMING) ? " STREAMING" : "");
+                (caps & V4L2_CAP_VIDEO_M2M) ? " M2M" : "", (caps & V4L2_CAP_STREAMING) ? " STREAMING" : "");
   }
+  const BufferTypes types = buffer_types(caps);
+  std::printf("    planes API: %s\n", types.multiplanar ? "multiplanar" : "single-planar");
   std::printf("    OUTPUT (coded) formats:\n");
-  std::vector<Format> coded = formats(fd.get(), V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE);
+  std::vector<Format> coded = formats(fd.get(), types.output);
   if (coded.empty()) std::printf("      (none)\n");
   for (const Format& f : coded)
     std::printf("      %s %-32s %s\n", fourcc(f.pixelformat).c_str(), f.description.c_str(),
                 frame_sizes(fd.get(), f.pixelformat).c_str());
-  for (const Format& f : coded)
-    std::printf("    CAPTURE formats with OUTPUT %s: %s\n", fourcc(f.pixelformat).c_str(),
-                capture_formats_for(fd.get(), f.pixelformat).c_str());
+  for (const Format& f : coded) {
+    std::string chosen;
+    const std::string offered = capture_formats_for(fd.get(), types, f.pixelformat, chosen);
+    std::printf("    CAPTURE formats with OUTPUT %s: %s\n", fourcc(f.pixelformat).c_str(), offered.c_str());
+    if (f.pixelformat == V4L2_PIX_FMT_H264_SLICE)
+      std::printf("    CAPTURE format the driver would use: %s\n",
+                  chosen.empty() ? "none (no NV12, NV12M, NV12_32L32 or MM21)" : chosen.c_str());
+  }
   std::string why_not;
   std::printf("    OUTPUT queue takes requests: %s\n",
               v4l2va::output_supports_requests(path, why_not) ? "yes" : ("no (" + why_not + ")").c_str());
