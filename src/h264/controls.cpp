@@ -26,6 +26,9 @@ constexpr uint8_t kProfileStereoHigh = 128;
 // picture): outside dpb[], which slice-based drivers (cedrus) skip.
 constexpr uint8_t kNoDpbIndex = 0xff;
 
+// Error texts are built only when something is wrong: this runs per slice.
+std::string slice_text(size_t slice) { return "slice " + std::to_string(slice); }
+
 VAStatus fail(std::string& error, std::string message) {
   error = std::move(message);
   return VA_STATUS_ERROR_INVALID_PARAMETER;
@@ -352,7 +355,7 @@ VAStatus fill_dpb(const VAPictureParameterBufferH264& pic, const SliceHeader& fi
 }
 
 VAStatus fill_ref_list(const VAPictureH264 (&va_list)[32], unsigned count, bool field_pic, const DpbBuild& build,
-                       v4l2_h264_reference (&list)[V4L2_H264_REF_LIST_LEN], const std::string& where,
+                       v4l2_h264_reference (&list)[V4L2_H264_REF_LIST_LEN], size_t slice, const char* list_name,
                        std::string& error) {
   for (unsigned i = 0; i < count; ++i) {
     const VAPictureH264& ref = va_list[i];
@@ -362,7 +365,8 @@ VAStatus fill_ref_list(const VAPictureH264 (&va_list)[32], unsigned count, bool 
     }
     const int index = build.find(ref.picture_id);
     if (index < 0)
-      return fail(error, where + "[" + std::to_string(i) + "]: surface " + std::to_string(ref.picture_id) +
+      return fail(error, slice_text(slice) + " " + list_name + "[" + std::to_string(i) + "]: surface " +
+                             std::to_string(ref.picture_id) +
                              " is not in ReferenceFrames");
     uint8_t fields = V4L2_H264_FRAME_REF;
     if (field_pic) {
@@ -370,7 +374,8 @@ VAStatus fill_ref_list(const VAPictureH264 (&va_list)[32], unsigned count, bool 
       const bool top = ref.flags & VA_PICTURE_H264_TOP_FIELD;
       const bool bottom = ref.flags & VA_PICTURE_H264_BOTTOM_FIELD;
       if (top == bottom)
-        return fail(error, where + "[" + std::to_string(i) + "]: a field picture's reference names no single field");
+        return fail(error, slice_text(slice) + " " + list_name + "[" + std::to_string(i) +
+                               "]: a field picture's reference names no single field");
       fields = top ? V4L2_H264_TOP_FIELD_REF : V4L2_H264_BOTTOM_FIELD_REF;
     }
     list[i] = {fields, static_cast<uint8_t>(index)};
@@ -447,16 +452,15 @@ VAStatus translate_picture(const VAPictureParameterBufferH264& pic, const VAIQMa
   ToolUse tools;
   for (size_t n = 0; n < slices.size(); ++n) {
     const SliceInput& slice = slices[n];
-    const std::string where = "slice " + std::to_string(n);
     if (slice.param == nullptr || slice.data == nullptr || slice.size == 0)
-      return fail(error, where + ": missing parameters or data");
+      return fail(error, slice_text(n) + ": missing parameters or data");
     if (slice.param->num_ref_idx_l0_active_minus1 > 31 || slice.param->num_ref_idx_l1_active_minus1 > 31)
-      return fail(error, where + ": num_ref_idx_lX_active_minus1 above 31");
+      return fail(error, slice_text(n) + ": num_ref_idx_lX_active_minus1 above 31");
     context.num_ref_idx_l0_default_active_minus1 = slice.param->num_ref_idx_l0_active_minus1;
     context.num_ref_idx_l1_default_active_minus1 = slice.param->num_ref_idx_l1_active_minus1;
     std::string parse_error;
     if (!parse_slice_header(strip_start_code({slice.data, slice.size}), context, headers[n], parse_error))
-      return fail(error, where + ": " + parse_error);
+      return fail(error, slice_text(n) + ": " + parse_error);
     const SliceHeader& header = headers[n];
     if (n > 0) {
       // 7.4.3: these are equal in all slice headers of a picture.
@@ -464,7 +468,7 @@ VAStatus translate_picture(const VAPictureParameterBufferH264& pic, const VAIQMa
       if (header.pic_parameter_set_id != first.pic_parameter_set_id || header.frame_num != first.frame_num ||
           header.field_pic != first.field_pic || header.bottom_field != first.bottom_field ||
           header.nal_unit_type != first.nal_unit_type)
-        return fail(error, where + ": pic_parameter_set_id/frame_num/field/NAL type differ from slice 0");
+        return fail(error, slice_text(n) + ": pic_parameter_set_id/frame_num/field/NAL type differ from slice 0");
     }
     if (header.slice_type == kSliceB) tools.b_slices = true;
   }
@@ -524,7 +528,6 @@ VAStatus translate_picture(const VAPictureParameterBufferH264& pic, const VAIQMa
     const SliceHeader& header = headers[n];
     const VASliceParameterBufferH264& va = *slices[n].param;
     v4l2_ctrl_h264_slice_params& params = out.slice_params[n];
-    const std::string where = "slice " + std::to_string(n);
     // ext-ctrls-codec-stateless.rst: "Offset in bits to slice_data() from
     // the beginning of this slice", i.e. from the NAL header byte, in RBSP
     // bits like VA's slice_data_bit_offset (cedrus skips that many bits).
@@ -550,17 +553,17 @@ VAStatus translate_picture(const VAPictureParameterBufferH264& pic, const VAIQMa
     params.flags = slice_flags;
     if (has_l0) {
       status = fill_ref_list(va.RefPicList0, params.num_ref_idx_l0_active_minus1 + 1u, header.field_pic, build,
-                             params.ref_pic_list0, where + " RefPicList0", error);
+                             params.ref_pic_list0, n, "RefPicList0", error);
       if (status != VA_STATUS_SUCCESS) return status;
     }
     if (has_l1) {
       status = fill_ref_list(va.RefPicList1, params.num_ref_idx_l1_active_minus1 + 1u, header.field_pic, build,
-                             params.ref_pic_list1, where + " RefPicList1", error);
+                             params.ref_pic_list1, n, "RefPicList1", error);
       if (status != VA_STATUS_SUCCESS) return status;
     }
     if (header.has_pred_weight_table) {
       if (va.luma_log2_weight_denom > 7 || va.chroma_log2_weight_denom > 7)
-        return fail(error, where + ": luma/chroma_log2_weight_denom above 7");
+        return fail(error, slice_text(n) + ": luma/chroma_log2_weight_denom above 7");
       fill_pred_weights(va, header, chroma_array_type, out.pred_weights[n]);
       out.needs_pred_weights = true;
     }
