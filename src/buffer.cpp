@@ -38,6 +38,7 @@ bool is_decode_buffer(VABufferType type) {
     case VAIQMatrixBufferType:
     case VASliceParameterBufferType:
     case VASliceDataBufferType:
+    case VAProbabilityBufferType:  // VP8 coefficient probabilities
       return true;
     default:
       return false;

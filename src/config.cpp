@@ -1,4 +1,4 @@
-// VA configs: the H.264 profiles the device offers, VLD only, YUV 4:2:0.
+// VA configs: the profiles the devices offer (H.264, VP8, VP9), VLD only, YUV 4:2:0.
 #include <algorithm>
 
 #include "discovery/discovery.h"
@@ -9,8 +9,7 @@ namespace {
 
 bool profile_offered(const Driver& d, VAProfile profile) {
   for (const auto& decoder : d.decoders)
-    if (std::find(decoder.h264_profiles.begin(), decoder.h264_profiles.end(), profile) != decoder.h264_profiles.end())
-      return true;
+    if (decoder.offers(profile)) return true;
   return false;
 }
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "discovery/discovery.h"
-#include "h264/decoder.h"
+#include "codecs.h"
 #include "v4l2/picture_layout.h"
 
 namespace v4l2va {
@@ -54,12 +54,9 @@ VAStatus Context::set_device_control(const DeviceControl& control) {
 }
 
 VAStatus Context::create_codec() {
-  Result<h264::DecodeModes> modes = h264::choose_decode_modes(decoder_, driver_.log);
-  if (!modes.ok()) return modes.status();
-  // At most one slice per macroblock (7.4.3), for a frame or its two fields.
-  const uint32_t macroblocks = ((width + 15) / 16) * ((height + 15) / 16);
-  codec_ = std::make_unique<h264::H264Codec>(config.profile, decoder_, *modes, std::max(1u, macroblocks) * 2,
-                                             driver_.log);
+  Result<std::unique_ptr<Codec>> codec = v4l2va::create_codec(config.profile, decoder_, width, height, driver_.log);
+  if (!codec.ok()) return codec.status();
+  codec_ = std::move(*codec);
   for (const DeviceControl& control : codec_->device_controls())
     if (VAStatus st = set_device_control(control); st != VA_STATUS_SUCCESS) return st;
   return VA_STATUS_SUCCESS;

@@ -113,7 +113,7 @@ VAStatus Initialize(VADriverContextP ctx) {
   // LIBVA_V4L2_REQUEST_VIDEO_PATH / _MEDIA_PATH overrides (src/discovery).
   d->decoders = discover_decoders(d->log);
   if (d->decoders.empty()) {
-    d->log.errorf("no usable V4L2 stateless H.264 decoder found; run v4l2-request-probe to see why");
+    d->log.errorf("no usable V4L2 stateless decoder found; run v4l2-request-probe to see why");
     return VA_STATUS_ERROR_UNIMPLEMENTED;
   }
   for (const auto& decoder : d->decoders) {

@@ -479,7 +479,7 @@ class Surveyor {
       report_line(line, used.empty());
     }
     if (used.empty())
-      log_.errorf("no usable stateless H.264 decoder found (%s); run v4l2-request-probe --verbose for details",
+      log_.errorf("no usable stateless decoder found (%s); run v4l2-request-probe --verbose for details",
                   to_string(report_.method));
     else
       log_.infof("using %zu decoder(s): %s", used.size(), join(used, ", ").c_str());
@@ -516,18 +516,14 @@ const char* profile_name(VAProfile profile) {
     case VAProfileH264High: return "H264High";
     case VAProfileH264MultiviewHigh: return "H264MultiviewHigh";
     case VAProfileH264StereoHigh: return "H264StereoHigh";
-    default: return "non-H.264 profile";
+    case VAProfileVP8Version0_3: return "VP8Version0_3";
+    case VAProfileVP9Profile0: return "VP9Profile0";
+    case VAProfileVP9Profile1: return "VP9Profile1";
+    case VAProfileVP9Profile2: return "VP9Profile2";
+    case VAProfileVP9Profile3: return "VP9Profile3";
+    default: return "a profile this driver does not decode";
   }
 }
-
-namespace {
-
-bool offers(const DecoderCapabilities& decoder, VAProfile profile) {
-  return std::find(decoder.h264_profiles.begin(), decoder.h264_profiles.end(), profile) !=
-         decoder.h264_profiles.end();
-}
-
-}  // namespace
 
 std::vector<DecoderEntity> find_decoder_entities(const MediaTopology& t) {
   auto entity_of_pad = [&](uint32_t pad_id) -> const media_v2_entity* {
@@ -655,16 +651,19 @@ const DecoderCapabilities* choose_decoder(const std::vector<DecoderCapabilities>
   std::vector<std::string> passed_over;
   for (const auto& decoder : decoders) {
     std::string name = decoder.video_path + " (" + decoder.driver_name + ")";
-    if (!offers(decoder, profile)) {
+    const CodedFormatCaps* format = decoder.format_for(profile);
+    if (!format) {
       passed_over.push_back(name + ": no " + profile_name(profile));
       continue;
     }
+    // The limits of the coded format that decodes the profile (hantro:
+    // H.264 up to 1920x1088, VP8 up to 3840x2160 on the same node).
     bool any_size = width == 0 && height == 0;
-    if (!any_size && (width < decoder.min_width || height < decoder.min_height || width > decoder.max_width ||
-                      height > decoder.max_height)) {
+    if (!any_size && (width < format->min_width || height < format->min_height || width > format->max_width ||
+                      height > format->max_height)) {
       passed_over.push_back(name + ": " + std::to_string(width) + "x" + std::to_string(height) + " outside " +
-                            std::to_string(decoder.min_width) + "x" + std::to_string(decoder.min_height) + ".." +
-                            std::to_string(decoder.max_width) + "x" + std::to_string(decoder.max_height));
+                            std::to_string(format->min_width) + "x" + std::to_string(format->min_height) + ".." +
+                            std::to_string(format->max_width) + "x" + std::to_string(format->max_height));
       continue;
     }
     log.infof("%s %ux%u: using %s%s%s", profile_name(profile), width, height, name.c_str(),
@@ -679,7 +678,7 @@ const DecoderCapabilities* choose_decoder(const std::vector<DecoderCapabilities>
 std::vector<VAProfile> supported_profiles(const std::vector<DecoderCapabilities>& decoders) {
   std::set<int> ordered;
   for (const auto& decoder : decoders)
-    for (VAProfile p : decoder.h264_profiles) ordered.insert(p);
+    for (VAProfile p : decoder.profiles()) ordered.insert(p);
   std::vector<VAProfile> out;
   for (int p : ordered) out.push_back(static_cast<VAProfile>(p));
   return out;
@@ -688,10 +687,11 @@ std::vector<VAProfile> supported_profiles(const std::vector<DecoderCapabilities>
 PictureSize max_picture_size(const std::vector<DecoderCapabilities>& decoders, VAProfile profile) {
   PictureSize best;
   for (const auto& decoder : decoders) {
-    if (!offers(decoder, profile)) continue;
+    const CodedFormatCaps* format = decoder.format_for(profile);
+    if (!format) continue;
     // The size of one decoder, never a mix of two decoders' limits.
-    if (uint64_t(decoder.max_width) * decoder.max_height > uint64_t(best.width) * best.height)
-      best = {decoder.max_width, decoder.max_height};
+    if (uint64_t(format->max_width) * format->max_height > uint64_t(best.width) * best.height)
+      best = {format->max_width, format->max_height};
   }
   return best;
 }

@@ -6,8 +6,8 @@
 // emulator's.
 //
 // DISCOVERY_FILTER="video1=no-h264;video0=max-profile-main+max=1280x720"
-//   no-h264           OUTPUT offers MPEG2_SLICE in place of H264_SLICE (a
-//                     decoder for another codec)
+//   no-h264           OUTPUT offers MPEG2_SLICE in place of H264_SLICE and
+//                     nothing after it (a decoder for another codec only)
 //   max-profile-main  the H.264 profile menu ends at Main (no High)
 //   max=WxH           ENUM_FRAMESIZES maxima lowered to WxH
 //   no-requests       OUTPUT buffer capabilities without SUPPORTS_REQUESTS
@@ -119,6 +119,8 @@ extern "C" int ioctl(int fd, unsigned long request, ...) {
   switch (request) {
     case VIDIOC_ENUM_FMT: {
       auto* desc = static_cast<v4l2_fmtdesc*>(arg);
+      // hantro lists VP8_FRAME after H264_SLICE: the list ends instead.
+      if (v->no_h264 && desc->pixelformat == V4L2_PIX_FMT_VP8_FRAME) return fail(EINVAL);
       if (v->no_h264 && desc->pixelformat == V4L2_PIX_FMT_H264_SLICE) {
         desc->pixelformat = V4L2_PIX_FMT_MPEG2_SLICE;
         std::snprintf(reinterpret_cast<char*>(desc->description), sizeof desc->description, "%s",

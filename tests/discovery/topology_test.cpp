@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <linux/media.h>
+#include <linux/videodev2.h>
 #include <sys/sysmacros.h>
 
 #include <cstring>
@@ -157,12 +158,19 @@ DecoderCapabilities decoder(const char* video, uint32_t max_width, uint32_t max_
   DecoderCapabilities d;
   d.video_path = video;
   d.driver_name = video;
-  d.h264 = true;
   d.min_width = 48;
   d.min_height = 48;
   d.max_width = max_width;
   d.max_height = max_height;
-  d.h264_profiles = std::move(profiles);
+  CodedFormatCaps h264;
+  h264.codec = CodecKind::H264;
+  h264.pixelformat = V4L2_PIX_FMT_H264_SLICE;
+  h264.profiles = std::move(profiles);
+  h264.min_width = 48;
+  h264.min_height = 48;
+  h264.max_width = max_width;
+  h264.max_height = max_height;
+  d.codecs.push_back(h264);
   return d;
 }
 

@@ -49,10 +49,10 @@ TEST_F(VaApiTest, ProfilesAreWhatTheDeviceOffers) {
   int n = 0;
   ASSERT_EQ(vaQueryConfigProfiles(display, profiles.data(), &n), VA_STATUS_SUCCESS);
   profiles.resize(size_t(n));
-  // The hantro profile offers Constrained Baseline, Main and High (listed in
-  // VA enum order).
+  // The hantro profile offers Constrained Baseline, Main and High, and VP8
+  // (listed in VA enum order).
   EXPECT_EQ(profiles, (std::vector<VAProfile>{VAProfileH264Main, VAProfileH264High,
-                                              VAProfileH264ConstrainedBaseline}));
+                                              VAProfileH264ConstrainedBaseline, VAProfileVP8Version0_3}));
   std::vector<VAEntrypoint> eps(vaMaxNumEntrypoints(display));
   ASSERT_EQ(vaQueryConfigEntrypoints(display, VAProfileH264High, eps.data(), &n), VA_STATUS_SUCCESS);
   ASSERT_EQ(n, 1);

@@ -67,7 +67,11 @@ TEST_F(DeviceTest, FormatsAndFrameSizes) {
   desc.type = kOut;
   ASSERT_EQ(xioctl(video, VIDIOC_ENUM_FMT, &desc), 0);
   EXPECT_EQ(desc.pixelformat, V4L2_PIX_FMT_H264_SLICE);
+  // hantro's G1 lists VP8_FRAME after H264_SLICE (rockchip_vpu_hw.c).
   desc.index = 1;
+  ASSERT_EQ(xioctl(video, VIDIOC_ENUM_FMT, &desc), 0);
+  EXPECT_EQ(desc.pixelformat, V4L2_PIX_FMT_VP8_FRAME);
+  desc.index = 2;
   EXPECT_EQ(xioctl(video, VIDIOC_ENUM_FMT, &desc), -EINVAL);
   desc = {};
   desc.type = kCap;
@@ -81,6 +85,11 @@ TEST_F(DeviceTest, FormatsAndFrameSizes) {
   EXPECT_EQ(sizes.stepwise.max_height, 1088u);
   EXPECT_EQ(sizes.stepwise.min_width, 48u);
   EXPECT_EQ(sizes.stepwise.step_width, 16u);
+  // Each coded format has its own limits: VP8 up to FMT_UHD.
+  sizes.pixel_format = V4L2_PIX_FMT_VP8_FRAME;
+  ASSERT_EQ(xioctl(video, VIDIOC_ENUM_FRAMESIZES, &sizes), 0);
+  EXPECT_EQ(sizes.stepwise.max_width, 3840u);
+  EXPECT_EQ(sizes.stepwise.max_height, 2160u);
   sizes.pixel_format = V4L2_PIX_FMT_NV12;
   EXPECT_EQ(xioctl(video, VIDIOC_ENUM_FRAMESIZES, &sizes), -EINVAL);
 }
@@ -123,7 +132,8 @@ TEST_F(DeviceTest, ControlEnumerationVisitsEveryControlInIdOrder) {
     ids.push_back(query.id);
     query.id |= V4L2_CTRL_FLAG_NEXT_CTRL | V4L2_CTRL_FLAG_NEXT_COMPOUND;
   }
-  ASSERT_EQ(ids.size(), 10u);  // 2 classes, profile, level, mode, start code, 4 compound
+  // 2 classes, profile, level, mode, start code, 4 H.264 compound, VP8 frame
+  ASSERT_EQ(ids.size(), 11u);
   EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
   v4l2_querymenu menu{};
   menu.id = V4L2_CID_MPEG_VIDEO_H264_PROFILE;

@@ -30,7 +30,7 @@ class RecordingBackend : public H264Backend {
     log_.push_back(std::move(record));
     std::memset(target.luma.data, controls.decode_params.frame_num & 0xff,
                 static_cast<size_t>(target.bytesperline) * target.height);
-    return {true, {}};
+    return {true, {}, {}};
   }
   void reset() override {}
   void set_reference_overrides(std::vector<ReferenceOverride> overrides) override {

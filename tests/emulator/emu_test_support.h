@@ -50,7 +50,7 @@ class FakeBackend : public H264Backend {
     stats_.decodes++;
     if (const unsigned delay = stats_.delay_us.load())
       std::this_thread::sleep_for(std::chrono::microseconds(delay));
-    if (length >= 3 && std::memcmp(bitstream, "BAD", 3) == 0) return {false, "bad bitstream"};
+    if (length >= 3 && std::memcmp(bitstream, "BAD", 3) == 0) return {false, "bad bitstream", {}};
     const size_t luma = static_cast<size_t>(target.bytesperline) * target.height;
     std::memset(target.luma.data, controls.decode_params.frame_num & 0xff,
                 std::min(target.luma.size, luma));
@@ -59,7 +59,7 @@ class FakeBackend : public H264Backend {
     stats_.last_layout = target.layout;
     stats_.last_bytesperline = target.bytesperline;
     stats_.last_height = target.height;
-    return {true, {}};
+    return {true, {}, {}};
   }
   void reset() override { stats_.resets++; }
 

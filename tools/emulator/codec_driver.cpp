@@ -42,12 +42,19 @@ PictureLayout linear_nv12(const v4l2_pix_format_mplane& format) {
 }
 
 // ---------------------------------------------------------------------------
-// hantro (hantro_v4l2.c) and rkvdec (rkvdec.c): H264_SLICE in, NV12 out,
-// v4l2_fill_pixfmt_mp() sizes plus the driver's motion-vector bytes.
+// hantro (hantro_v4l2.c) and rkvdec (rkvdec.c): H264_SLICE (and on hantro
+// VP8_FRAME) in, NV12 out, v4l2_fill_pixfmt_mp() sizes plus the driver's
+// motion-vector bytes.
 class FillPixfmtDriver final : public CodecDriver {
  public:
   explicit FillPixfmtDriver(const HardwareProfile& profile) : profile_(profile) {
-    // The drivers start with their coded format at the minimum frame size.
+    // The variant's coded formats in its hantro_fmt / rkvdec_coded_fmts order.
+    coded_.push_back({V4L2_PIX_FMT_H264_SLICE, profile.min_width, profile.max_width, profile.min_height,
+                      profile.max_height, profile.step});
+    if (profile.vp8_max_width)
+      coded_.push_back({V4L2_PIX_FMT_VP8_FRAME, profile.min_width, profile.vp8_max_width, profile.min_height,
+                        profile.vp8_max_height, profile.step});
+    // The drivers start with their first coded format at the minimum frame size.
     output_.pixelformat = V4L2_PIX_FMT_H264_SLICE;
     try_fmt(Direction::Output, output_);
     reset_capture();
@@ -55,14 +62,20 @@ class FillPixfmtDriver final : public CodecDriver {
   }
 
   int enum_fmt(Direction direction, uint32_t index, uint32_t& pixelformat) const override {
-    if (index != 0) return -EINVAL;
-    pixelformat = direction == Direction::Output ? V4L2_PIX_FMT_H264_SLICE
-                                                 : profile_.capture_pixelformat;
+    if (direction == Direction::Capture) {
+      if (index != 0) return -EINVAL;
+      pixelformat = profile_.capture_pixelformat;
+      return 0;
+    }
+    if (index >= coded_.size()) return -EINVAL;
+    pixelformat = coded_[index].pixelformat;
     return 0;
   }
 
   // hantro_try_fmt(): the coded side takes the requested size within the
-  // frmsize limits; the CAPTURE side ignores its size and takes OUTPUT's.
+  // frmsize limits of its format (an unknown coded format becomes the
+  // default one, hantro_get_default_fmt()); the CAPTURE side ignores its
+  // size and takes OUTPUT's.
   int try_fmt(Direction direction, v4l2_pix_format_mplane& pix) const override {
     const bool capture = direction == Direction::Capture;
     if (capture) {
@@ -74,21 +87,24 @@ class FillPixfmtDriver final : public CodecDriver {
       pix.xfer_func = output_.xfer_func;
       pix.quantization = output_.quantization;
     } else {
-      pix.pixelformat = V4L2_PIX_FMT_H264_SLICE;
+      pix.pixelformat = coded_format(pix.pixelformat).pixelformat;
     }
     pix.field = V4L2_FIELD_NONE;
     pix.num_planes = 1;
-    // v4l2_apply_frmsize_constraints() with the H264_SLICE frmsize.
-    const uint32_t step = log2_of(profile_.step);
-    pix.width = clamp_align(pix.width, profile_.min_width, profile_.max_width, step);
-    pix.height = clamp_align(pix.height, profile_.min_height, profile_.max_height, step);
+    // v4l2_apply_frmsize_constraints() with the coded format's frmsize.
+    const CodedFormat& limits = coded_format(capture ? output_.pixelformat : pix.pixelformat);
+    const uint32_t step = log2_of(limits.step);
+    pix.width = clamp_align(pix.width, limits.min_width, limits.max_width, step);
+    pix.height = clamp_align(pix.height, limits.min_height, limits.max_height, step);
     v4l2_plane_pix_format& plane = pix.plane_fmt[0];
     if (capture) {
-      // v4l2_fill_pixfmt_mp() plus the driver's per-macroblock extra data.
+      // v4l2_fill_pixfmt_mp() plus the driver's per-macroblock extra data
+      // (hantro_try_fmt, rkvdec_fill_decoded_pixfmt: H.264 motion vectors).
       const uint32_t mbs = ((pix.width + 15) / 16) * ((pix.height + 15) / 16);
+      const bool h264 = output_.pixelformat == V4L2_PIX_FMT_H264_SLICE;
       plane.bytesperline = pix.width;
-      plane.sizeimage = pix.width * pix.height * 3 / 2 + profile_.capture_extra_per_mb * mbs +
-                        profile_.capture_extra_fixed;
+      plane.sizeimage = pix.width * pix.height * 3 / 2 +
+                        (h264 ? profile_.capture_extra_per_mb * mbs + profile_.capture_extra_fixed : 0);
     } else {
       plane.bytesperline = 0;
       // hantro/rkvdec: a zero sizeimage on the coded side means "the maximum frame size".
@@ -114,8 +130,8 @@ class FillPixfmtDriver final : public CodecDriver {
       output_ = pix;
       reset_capture();
       // hantro_update_requires_hold_capture_buf(), rkvdec_s_output_fmt():
-      // H264_SLICE supports holding CAPTURE buffers.
-      hold_capture_ = true;
+      // only H264_SLICE supports holding CAPTURE buffers.
+      hold_capture_ = pix.pixelformat == V4L2_PIX_FMT_H264_SLICE;
       return 0;
     }
     // rkvdec_s_capture_fmt(): EBUSY once CAPTURE has buffers (vb2_is_busy).
@@ -130,12 +146,16 @@ class FillPixfmtDriver final : public CodecDriver {
   }
 
   int enum_framesizes(v4l2_frmsizeenum& sizes) const override {
-    // vidioc-enum-framesizes.rst: only the coded format has sizes, one stepwise range.
-    if (sizes.index != 0 || sizes.pixel_format != V4L2_PIX_FMT_H264_SLICE) return -EINVAL;
-    sizes.type = V4L2_FRMSIZE_TYPE_STEPWISE;
-    sizes.stepwise = {profile_.min_width, profile_.max_width, profile_.step,
-                      profile_.min_height, profile_.max_height, profile_.step};
-    return 0;
+    // vidioc-enum-framesizes.rst: only the coded formats have sizes, one stepwise range each.
+    if (sizes.index != 0) return -EINVAL;
+    for (const CodedFormat& format : coded_) {
+      if (format.pixelformat != sizes.pixel_format) continue;
+      sizes.type = V4L2_FRMSIZE_TYPE_STEPWISE;
+      sizes.stepwise = {format.min_width, format.max_width, format.step,
+                        format.min_height, format.max_height, format.step};
+      return 0;
+    }
+    return -EINVAL;
   }
 
   v4l2_pix_format_mplane queue_format(Direction direction) const override {
@@ -147,7 +167,18 @@ class FillPixfmtDriver final : public CodecDriver {
   bool hold_capture_supported() const override { return hold_capture_; }
 
  private:
-  static constexpr uint32_t kCodedMaxDepth = 2;  // hantro_fmt.max_depth of H264_SLICE
+  static constexpr uint32_t kCodedMaxDepth = 2;  // hantro_fmt.max_depth of H264_SLICE and VP8_FRAME
+
+  struct CodedFormat {
+    uint32_t pixelformat;
+    uint32_t min_width, max_width, min_height, max_height, step;
+  };
+  // hantro_find_format(), else the default (first) coded format.
+  const CodedFormat& coded_format(uint32_t pixelformat) const {
+    for (const CodedFormat& format : coded_)
+      if (format.pixelformat == pixelformat) return format;
+    return coded_.front();
+  }
 
   // hantro_reset_raw_fmt() / rkvdec_reset_decoded_fmt(): setting the OUTPUT
   // format resets CAPTURE to the default format and its size.
@@ -157,6 +188,7 @@ class FillPixfmtDriver final : public CodecDriver {
   }
 
   const HardwareProfile& profile_;
+  std::vector<CodedFormat> coded_;
   v4l2_pix_format_mplane output_{}, capture_{};
   bool hold_capture_ = false;
 };

@@ -90,6 +90,11 @@ ControlTable::ControlTable(const HardwareProfile& profile) : profile_(profile) {
   defs_.push_back(compound(V4L2_CID_STATELESS_H264_DECODE_PARAMS, "H264 Decode Parameters",
                            V4L2_CTRL_TYPE_H264_DECODE_PARAMS,
                            sizeof(v4l2_ctrl_h264_decode_params)));
+  // hantro_drv.c controls[] (HANTRO_VP8_DECODER), cedrus.c cedrus_controls[]
+  // (CEDRUS_CODEC_VP8): one compound control, no menu.
+  if (profile.vp8_max_width)
+    defs_.push_back(compound(V4L2_CID_STATELESS_VP8_FRAME, "VP8 Frame Parameters",
+                             V4L2_CTRL_TYPE_VP8_FRAME, sizeof(v4l2_ctrl_vp8_frame)));
   std::sort(defs_.begin(), defs_.end(),
             [](const ControlDef& a, const ControlDef& b) { return a.id < b.id; });
 }
@@ -106,7 +111,10 @@ ControlValues ControlTable::defaults() const {
     if (def.type == V4L2_CTRL_TYPE_CTRL_CLASS) continue;
     ControlValue value;
     value.integer = static_cast<int32_t>(def.default_value);
-    if (def.is_compound()) value.payload.assign(def.elem_size, 0);
+    if (def.is_compound()) {
+      value.payload.assign(def.elem_size, 0);
+      init_compound_like_kernel(def.type, value.payload.data());
+    }
     values.emplace(def.id, std::move(value));
   }
   return values;
@@ -289,6 +297,11 @@ int ControlTable::get_ext_ctrls(v4l2_ext_controls& controls, const ControlValues
   return 0;
 }
 
+void init_compound_like_kernel(uint32_t type, void* payload) {
+  // std_init_compound() in v4l2-ctrls-core.c: the defaults that are not zero.
+  if (type == V4L2_CTRL_TYPE_VP8_FRAME) static_cast<v4l2_ctrl_vp8_frame*>(payload)->num_dct_parts = 1;
+}
+
 int validate_compound_like_kernel(uint32_t type, void* payload) {
   // Mirrors std_validate_compound() in drivers/media/v4l2-core/v4l2-ctrls-core.c
   // (Linux 6.12), including its normalisations of conditional fields.
@@ -369,6 +382,20 @@ int validate_compound_like_kernel(uint32_t type, void* payload) {
       if (params->nal_ref_idc > 3) return -EINVAL;
       for (auto& entry : params->dpb) std::memset(&entry.reserved, 0, sizeof(entry.reserved));
       std::memset(&params->reserved, 0, sizeof(params->reserved));
+      return 0;
+    }
+    case V4L2_CTRL_TYPE_VP8_FRAME: {
+      auto* frame = static_cast<v4l2_ctrl_vp8_frame*>(payload);
+      switch (frame->num_dct_parts) {
+        case 1: case 2: case 4: case 8: break;
+        default: return -EINVAL;
+      }
+      // zero_padding() of each sub-structure.
+      frame->segment.padding = 0;
+      frame->lf.padding = 0;
+      frame->quant.padding = 0;
+      std::memset(frame->entropy.padding, 0, sizeof(frame->entropy.padding));
+      frame->coder_state.padding = 0;
       return 0;
     }
     default:

@@ -1,4 +1,4 @@
-// The H.264 stateless control set of one m2m instance: definitions per
+// The stateless control set (H.264, VP8) of one m2m instance: definitions per
 // hardware profile, storage, the kernel's ext-ctrl ioctl rules and the
 // compound-payload validation of v4l2-ctrls-core.c plus the drivers' try_ctrl.
 #pragma once
@@ -68,6 +68,8 @@ class ControlTable {
 // The payload rules, exposed for unit tests. `payload` is normalised in place
 // exactly as the kernel normalises it. Return 0 or -EINVAL.
 int validate_compound_like_kernel(uint32_t type, void* payload);
+// std_init_compound(): the default payload of a compound control type.
+void init_compound_like_kernel(uint32_t type, void* payload);
 int validate_for_driver(uint32_t id, const void* payload, const ValidationContext& context);
 
 const char* menu_item_name(uint32_t id, int64_t index);

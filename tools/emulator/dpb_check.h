@@ -32,6 +32,8 @@ struct PictureInfo {
   // cedrus_buffer.codec.h264.position: the buffer's frame-list slot, kept
   // across decodes (0 for a buffer never decoded into: kzalloc'd).
   unsigned cedrus_position = 0;
+  // Which decode made the picture (VP8: what a reference timestamp names).
+  uint64_t serial = 0;
 };
 
 // The picture after decoding `params` with `timestamp_ns` into a buffer that

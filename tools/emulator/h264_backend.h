@@ -63,6 +63,9 @@ struct ReferenceOverride {
 struct DecodeResult {
   bool ok = false;
   std::string error;  // set when !ok: why the picture could not be produced
+  // VP8/VP9: reference timestamps that do not name the picture the
+  // bitstream references (the H.264 DPB is checked by the device model).
+  std::vector<std::string> reference_problems;
 };
 
 class H264Backend {

@@ -51,6 +51,10 @@ constexpr std::array<HardwareProfile, 4> kProfiles{{
         .capture_extra_per_mb = 64,  // hantro_h264_mv_size: 64 * MBs + 32
         .capture_extra_fixed = 32,
         .mmap_cache_hints = false,
+        // rockchip_vpu_hw.c rk3288_vpu_dec_fmts[] / rk3399_vpu_dec_fmts[] and
+        // imx8m_vpu_hw.c imx8m_vpu_dec_fmts[] (G1): VP8_FRAME up to
+        // FMT_UHD_WIDTH x FMT_UHD_HEIGHT, step MB_DIM (HANTRO_VP8_DECODER).
+        .vp8_max_width = 3840, .vp8_max_height = 2160,
     },
     {
         .name = "rkvdec",
@@ -116,6 +120,9 @@ constexpr std::array<HardwareProfile, 4> kProfiles{{
         .capture_extra_per_mb = 0,
         .capture_extra_fixed = 0,
         .mmap_cache_hints = false,
+        // cedrus_formats[]: V4L2_PIX_FMT_VP8_FRAME with CEDRUS_CAPABILITY_VP8_DEC
+        // (every variant modelled), CEDRUS_MAX_WIDTH/HEIGHT as for H.264.
+        .vp8_max_width = 4096, .vp8_max_height = 2304,
     },
     {
         // mtk-vcodec's stateless decoder as on MT8183 ("mediatek,mt8183-vcodec-dec":

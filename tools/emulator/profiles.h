@@ -97,6 +97,10 @@ struct HardwareProfile {
   // vb2_queue.allow_cache_hints: REQBUFS/CREATE_BUFS report
   // V4L2_BUF_CAP_SUPPORTS_MMAP_CACHE_HINTS (mtk_vcodec_dec_queue_init).
   bool mmap_cache_hints;
+  // V4L2_PIX_FMT_VP8_FRAME on the OUTPUT queue (after H264_SLICE) and the
+  // V4L2_CID_STATELESS_VP8_FRAME control, with its frmsize; 0 if the
+  // variant has no VP8 decoder.
+  uint32_t vp8_max_width = 0, vp8_max_height = 0;
 };
 
 const HardwareProfile* find_profile(std::string_view name);

@@ -809,6 +809,46 @@ M2mInstance::Job M2mInstance::start_job() {
     job.io_error = true;
   }
   const ControlValues& values = current_controls_;
+  job.output_pixelformat = driver_->queue_format(Direction::Output).pixelformat;
+  job.serial = next_serial_++;
+  if (job.output_pixelformat == V4L2_PIX_FMT_VP8_FRAME) {
+    start_vp8_job(job, values, to_ns(out.timestamp));
+  } else {
+    start_h264_job(job, values, to_ns(out.timestamp));
+  }
+  // device_run() -> v4l2_m2m_buf_copy_metadata(): timestamp copied at job start.
+  // With copy_frame_flags (hantro, rkvdec, cedrus) the frame flags go along.
+  cap.timestamp = out.timestamp;
+  cap.timestamp_copied = true;
+  cap.flags = (cap.flags & ~kFrameFlags) | (out.flags & kFrameFlags);
+  job.output_memory = out.planes[0];
+  job.capture_planes = cap.planes;
+  job.output_bytes = out.bytesused[0];
+  job.picture = driver_->picture_layout();
+  return job;
+}
+
+// The VP8 frame control, and which picture each reference timestamp names
+// (vb2_find_buffer() among the CAPTURE buffers, before this job's timestamp
+// is copied: hantro_get_ref(), cedrus_vp8 via vb2_find_buffer()).
+void M2mInstance::start_vp8_job(Job& job, const ControlValues& values, uint64_t timestamp_ns) {
+  (void)timestamp_ns;
+  const auto* frame = payload_of<v4l2_ctrl_vp8_frame>(values, V4L2_CID_STATELESS_VP8_FRAME);
+  if (!frame) return;
+  job.vp8 = *frame;
+  const uint64_t named[3] = {frame->last_frame_ts, frame->golden_frame_ts, frame->alt_frame_ts};
+  for (int i = 0; i < 3; ++i) {
+    for (uint32_t b = 0; b < capture_.buffers.size(); ++b) {
+      const Buffer& buffer = capture_.buffers[b];
+      if (!buffer.timestamp_copied || to_ns(buffer.timestamp) != named[i]) continue;
+      if (b == job.capture_index) job.vpx_references.names_destination[i] = true;
+      else job.vpx_references.serial[i] = buffer.picture.serial;
+      break;
+    }
+  }
+}
+
+void M2mInstance::start_h264_job(Job& job, const ControlValues& values, uint64_t timestamp_ns) {
   if (auto* sps = payload_of<v4l2_ctrl_h264_sps>(values, V4L2_CID_STATELESS_H264_SPS))
     job.controls.sps = *sps;
   if (auto* pps = payload_of<v4l2_ctrl_h264_pps>(values, V4L2_CID_STATELESS_H264_PPS))
@@ -830,20 +870,9 @@ M2mInstance::Job M2mInstance::start_job() {
   std::vector<PictureInfo> pictures;
   for (const Buffer& buffer : capture_.buffers) pictures.push_back(buffer.picture);
   const std::vector<DpbProblem> problems =
-      check_dpb_entries(job.controls.decode_params, pictures, job.capture_index, to_ns(out.timestamp));
+      check_dpb_entries(job.controls.decode_params, pictures, job.capture_index, timestamp_ns);
   for (const DpbProblem& problem : problems) job.dpb_problems.push_back(problem.message);
-  plan_references(job, pictures, problems, to_ns(out.timestamp));
-  // device_run() -> v4l2_m2m_buf_copy_metadata(): timestamp copied at job start.
-  // With copy_frame_flags (hantro, rkvdec, cedrus) the frame flags go along.
-  cap.timestamp = out.timestamp;
-  cap.timestamp_copied = true;
-  cap.flags = (cap.flags & ~kFrameFlags) | (out.flags & kFrameFlags);
-  job.output_memory = out.planes[0];
-  job.capture_planes = cap.planes;
-  job.output_bytes = out.bytesused[0];
-  job.output_pixelformat = driver_->queue_format(Direction::Output).pixelformat;
-  job.picture = driver_->picture_layout();
-  return job;
+  plan_references(job, pictures, problems, timestamp_ns);
 }
 
 // V4L2_EMU_DPB_CHECK=hardware: which buffers the hardware reads for the
@@ -873,11 +902,16 @@ void M2mInstance::plan_references(Job& job, const std::vector<PictureInfo>& pict
 void M2mInstance::finish_job(Job& job, const DecodeResult& result) {
   Buffer& out = output_.buffers[job.output_index];
   Buffer& cap = capture_.buffers[job.capture_index];
+  // VP8: reference timestamps that name the wrong picture count as DPB
+  // mismatches, like H.264's.
+  job.dpb_problems.insert(job.dpb_problems.end(), result.reference_problems.begin(),
+                          result.reference_problems.end());
   // V4L2_EMU_DPB_CHECK=hardware: a bad DPB entry gives wrong pixels, not ERROR.
   const bool strict_dpb = emulator_.config().dpb_check == DpbCheckMode::Strict;
   const bool failed = !result.ok || (strict_dpb && !job.dpb_problems.empty());
   cap.picture = picture_after_decode(cap.picture, to_ns(out.timestamp), job.controls.decode_params);
   cap.picture.cedrus_position = job.cedrus_position;
+  cap.picture.serial = result.ok ? job.serial : 0;
   // buf_prepare set each CAPTURE plane's payload to the format's size.
   const v4l2_pix_format_mplane capture_format = driver_->queue_format(Direction::Capture);
   for (uint32_t p = 0; p < capture_format.num_planes && p < cap.planes.size(); ++p)
@@ -958,16 +992,24 @@ DecodeResult M2mInstance::run_decode(Job& job, bool hardware_dpb) {
     result.error = job.setup_error;
     return result;
   }
+  if (!job.picture) {
+    result.error = "the CAPTURE format is not a picture format the hardware writes";
+    return result;
+  }
+  if (job.output_pixelformat == V4L2_PIX_FMT_VP8_FRAME) {
+    const CaptureTarget target = capture_target(job.capture_planes, *job.picture);
+    if (!target.chroma.data) {
+      result.error = "CAPTURE buffer has no room for the chroma plane";
+      return result;
+    }
+    return run_vp8_decode(job, target);
+  }
   if (!backend_) {
     result.error = "the emulator was built without a decoding backend";
     return result;
   }
   if (job.output_pixelformat != V4L2_PIX_FMT_H264_SLICE) {
-    result.error = "the OUTPUT format is not H264_SLICE; the emulator decodes H.264 only";
-    return result;
-  }
-  if (!job.picture) {
-    result.error = "the CAPTURE format is not a picture format the hardware writes";
+    result.error = "the OUTPUT format is neither H264_SLICE nor VP8_FRAME; the emulator decodes nothing else";
     return result;
   }
   const PictureLayout& picture = *job.picture;
@@ -990,6 +1032,24 @@ DecodeResult M2mInstance::run_decode(Job& job, bool hardware_dpb) {
   return backend_->decode(job.controls, job.output_memory->mapping.data(),
                           std::min<size_t>(job.output_bytes, job.output_memory->mapping.size()),
                           target);
+}
+
+DecodeResult M2mInstance::run_vp8_decode(Job& job, const CaptureTarget& target) {
+  DecodeResult result;
+  if (!job.vp8) {
+    result.error = "the device has no VP8 frame control";
+    return result;
+  }
+  if (!vp8_backend_) {
+#ifdef EMU_HAVE_VP8_BACKEND
+    vp8_backend_ = Vp8Backend::create();
+#else
+    result.error = "the emulator was built without a VP8 backend (no gstreamer-codecparsers-1.0)";
+    return result;
+#endif
+  }
+  return vp8_backend_->decode(*job.vp8, job.vpx_references, job.serial, job.output_memory->mapping.data(),
+                              std::min<size_t>(job.output_bytes, job.output_memory->mapping.size()), target);
 }
 
 // Hardware timing: a job occupies the device for decode_time_ from the moment
@@ -1020,7 +1080,7 @@ void M2mInstance::worker_main() {
       // (v4l2_m2m_cancel_job() -> the driver's job_abort).
       device_->changed.wait(lock, [&] { return stopping_ || abort_job_; });
       device_free_at_ = Clock::now();
-      finish_job(job, {false, "decode job hung (V4L2_EMU_FAULTS job:hang), aborted by STREAMOFF or close"});
+      finish_job(job, {false, "decode job hung (V4L2_EMU_FAULTS job:hang), aborted by STREAMOFF or close", {}});
       continue;
     }
     const bool reset = std::exchange(backend_reset_pending_, false);
@@ -1038,7 +1098,10 @@ void M2mInstance::worker_main() {
     lock.unlock();
 
     const Clock::time_point backend_start = Clock::now();
-    if (!backend_ || mode != backend_mode_ || start_code != backend_start_code_) {
+    if (reset && vp8_backend_) vp8_backend_->reset();
+    if (job.output_pixelformat == V4L2_PIX_FMT_VP8_FRAME) {
+      // The VP8 backend is made by its first job (run_vp8_decode).
+    } else if (!backend_ || mode != backend_mode_ || start_code != backend_start_code_) {
       backend_ = emulator_.make_backend(mode, start_code);
       backend_mode_ = mode;
       backend_start_code_ = start_code;

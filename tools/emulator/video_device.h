@@ -26,6 +26,7 @@
 #include "media_device.h"
 #include "planes_api.h"
 #include "unique_fd.h"
+#include "vpx_backend.h"
 #include "wait_queue.h"
 
 namespace emu {
@@ -111,6 +112,10 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance>, public Pol
     std::vector<ReferenceOverride> reference_overrides;
     std::vector<std::shared_ptr<SharedMemory>> reference_memory;
     unsigned cedrus_position = 0;
+    // VP8 jobs: the frame control and what its reference timestamps name.
+    std::optional<v4l2_ctrl_vp8_frame> vp8;
+    VpxReferenceLookup vpx_references;
+    uint64_t serial = 0;  // the picture this job makes (VP8 reference tracking)
   };
 
   using Clock = std::chrono::steady_clock;
@@ -156,6 +161,9 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance>, public Pol
   void release_stale_held_capture();
   void return_capture(Buffer& buffer, bool failed);
   Job start_job();
+  void start_vp8_job(Job& job, const ControlValues& values, uint64_t timestamp_ns);
+  void start_h264_job(Job& job, const ControlValues& values, uint64_t timestamp_ns);
+  DecodeResult run_vp8_decode(Job& job, const CaptureTarget& target);
   void plan_references(Job& job, const std::vector<PictureInfo>& pictures,
                        const std::vector<DpbProblem>& problems, uint64_t timestamp_ns);
   void finish_job(Job& job, const DecodeResult& result);
@@ -173,7 +181,9 @@ class M2mInstance : public std::enable_shared_from_this<M2mInstance>, public Pol
   WaitQueue waiters_;
 
   std::unique_ptr<H264Backend> backend_;  // used by the worker only
+  std::unique_ptr<Vp8Backend> vp8_backend_;  // used by the worker only
   bool backend_reset_pending_ = false;
+  uint64_t next_serial_ = 1;
   uint64_t generation_ = 0;               // bumped when a running job is cancelled
   bool job_running_ = false;
   bool stopping_ = false;

@@ -215,7 +215,8 @@ void print_video_node(const std::string& path) {
     std::string chosen;
     const std::string offered = capture_formats_for(fd.get(), types, f.pixelformat, chosen);
     std::printf("    CAPTURE formats with OUTPUT %s: %s\n", fourcc(f.pixelformat).c_str(), offered.c_str());
-    if (f.pixelformat == V4L2_PIX_FMT_H264_SLICE)
+    if (f.pixelformat == V4L2_PIX_FMT_H264_SLICE || f.pixelformat == V4L2_PIX_FMT_VP8_FRAME ||
+        f.pixelformat == V4L2_PIX_FMT_VP9_FRAME)
       std::printf("    CAPTURE format the driver would use: %s\n",
                   chosen.empty() ? "none (no NV12, NV12M, NV12_32L32 or MM21)" : chosen.c_str());
   }
@@ -301,12 +302,19 @@ int main(int argc, char** argv) {
     std::printf("\n");
     if (c.usable) {
       const auto& caps = c.capabilities;
-      std::printf("    USED by the driver: H.264 %s%s%s%s, %ux%u..%ux%u, VA profiles:",
-                  caps.frame_based ? "frame-based " : "", caps.slice_based ? "slice-based " : "",
-                  caps.annex_b ? "annex-b" : "", caps.no_start_code ? (caps.annex_b ? "/no-start-code" : "no-start-code") : "",
-                  caps.min_width, caps.min_height, caps.max_width, caps.max_height);
-      for (VAProfile p : caps.h264_profiles) std::printf(" %s", v4l2va::profile_name(p));
-      std::printf("\n");
+      std::printf("    USED by the driver:\n");
+      // Which codecs this device serves, each with its own limits.
+      for (const auto& format : caps.codecs) {
+        std::printf("      %s %ux%u..%ux%u", v4l2va::codec_name(format.codec), format.min_width, format.min_height,
+                    format.max_width, format.max_height);
+        if (format.codec == v4l2va::CodecKind::H264)
+          std::printf(" %s%s%s%s", caps.frame_based ? "frame-based " : "", caps.slice_based ? "slice-based " : "",
+                      caps.annex_b ? "annex-b" : "",
+                      caps.no_start_code ? (caps.annex_b ? "/no-start-code" : "no-start-code") : "");
+        std::printf(", VA profiles:");
+        for (VAProfile p : format.profiles) std::printf(" %s", v4l2va::profile_name(p));
+        std::printf("\n");
+      }
     } else {
       std::printf("    NOT USED: %s\n", c.rejection.c_str());
     }
