@@ -95,7 +95,10 @@ VAStatus Context::open(std::span<const VASurfaceID> render_targets) {
   const uint32_t coded_w = (width + 15) & ~15u;
   const uint32_t coded_h = (height + 15) & ~15u;
   const uint32_t bitstream_size = std::max<uint32_t>(coded_w * coded_h * 3 / 2, 1024 * 1024);
-  if (VAStatus st = output_queue_->set_format(codec_->coded_format(), width, height, bitstream_size);
+  // The coded size in whole macroblocks: drivers that round to their frmsize
+  // step round to the nearest step (v4l2_apply_frmsize_constraints), which
+  // would cut the last rows of a VP8/VP9 picture of odd height.
+  if (VAStatus st = output_queue_->set_format(codec_->coded_format(), coded_w, coded_h, bitstream_size);
       st != VA_STATUS_SUCCESS)
     return st;
   if (VAStatus st = choose_capture_format(); st != VA_STATUS_SUCCESS) return st;

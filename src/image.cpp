@@ -19,18 +19,20 @@ const std::vector<VAImageFormat>& supported_image_formats() {
 
 namespace {
 
-// Plane layout of a tightly packed image of the given format.
-void layout_image(VAImage& image, uint32_t fourcc, uint32_t w, uint32_t h) {
+// Plane layout of a packed image of the given format; NV12 planes may be
+// padded to whole macroblocks (`align` 16), see derive_copy().
+void layout_image(VAImage& image, uint32_t fourcc, uint32_t w, uint32_t h, uint32_t align = 1) {
   const uint32_t cw = (w + 1) / 2, ch = (h + 1) / 2;
   image.width = static_cast<uint16_t>(w);
   image.height = static_cast<uint16_t>(h);
   image.pitches[0] = w;
   image.offsets[0] = 0;
   if (fourcc == VA_FOURCC_NV12) {
+    const uint32_t pitch = (w + align - 1) / align * align, rows = (h + align - 1) / align * align;
     image.num_planes = 2;
-    image.pitches[1] = cw * 2;
-    image.offsets[1] = w * h;
-    image.data_size = w * h + cw * 2 * ch;
+    image.pitches[0] = image.pitches[1] = pitch;
+    image.offsets[1] = pitch * rows;
+    image.data_size = pitch * rows + pitch * (rows / 2 > ch ? rows / 2 : ch);
   } else {
     image.num_planes = 3;
     image.pitches[1] = image.pitches[2] = cw;
@@ -75,10 +77,11 @@ Result<PictureLayout> layout_of_surface(Driver& d, const Context& context, const
 }
 
 // A new image (and its buffer) whose memory comes from the driver's cache.
-Result<std::shared_ptr<Image>> new_image(Driver& d, const VAImageFormat& format, uint32_t width, uint32_t height) {
+Result<std::shared_ptr<Image>> new_image(Driver& d, const VAImageFormat& format, uint32_t width, uint32_t height,
+                                         uint32_t align = 1) {
   auto image = std::make_shared<Image>();
   image->image.format = format;
-  layout_image(image->image, format.fourcc, width, height);
+  layout_image(image->image, format.fourcc, width, height, align);
   auto buffer = std::make_shared<Buffer>();
   buffer->type = VAImageBufferType;
   buffer->element_size = image->image.data_size;
@@ -127,10 +130,18 @@ VAStatus derive_view(Driver& d, Context& context, Surface& surface, VAImage& out
   return publish(d, image, out);
 }
 
-// Any other layout (two buffers, tiled): the image is a linear copy of the
-// picture as it is now; writes to it do not reach the surface.
+// Any other layout (two buffers, tiled), or no CAPTURE buffer yet: the image
+// is a linear copy of the picture as it is now; writes to it do not reach
+// the surface. Its planes are padded to whole macroblocks, as the zero-copy
+// view of a context's NV12 CAPTURE buffer is (hantro, rkvdec, cedrus round
+// the coded size up to 16): GStreamer's VA allocator derives an image from a
+// fresh surface once and keeps that layout for every surface of its pool
+// (gstvaallocator.c _update_image_info), so the two must agree, or a
+// picture whose height is not a multiple of 16 (VP8/VP9) reads its chroma
+// from the wrong rows.
 VAStatus derive_copy(Driver& d, const PictureLayout* source, Surface& surface, VAImage& out) {
-  Result<std::shared_ptr<Image>> image = new_image(d, supported_image_formats()[0], surface.width, surface.height);
+  Result<std::shared_ptr<Image>> image =
+      new_image(d, supported_image_formats()[0], surface.width, surface.height, 16);
   if (!image.ok()) return image.status();
   auto buffer = d.buffers.find((*image)->image.buf);
   const VAImage& img = (*image)->image;
@@ -168,7 +179,10 @@ VAStatus CreateImage(VADriverContextP ctx, VAImageFormat* format, int width, int
     return VA_STATUS_ERROR_INVALID_IMAGE_FORMAT;
   }
   if (width <= 0 || height <= 0 || width > 16384 || height > 16384) return VA_STATUS_ERROR_INVALID_PARAMETER;
-  Result<std::shared_ptr<Image>> image = new_image(d, *it, uint32_t(width), uint32_t(height));
+  // NV12 images have the macroblock-padded layout of derived ones (see
+  // derive_copy): GStreamer's VA allocator takes the plane layout of its
+  // whole pool from one vaCreateImage and maps derived images with it.
+  Result<std::shared_ptr<Image>> image = new_image(d, *it, uint32_t(width), uint32_t(height), 16);
   if (!image.ok()) return image.status();
   return publish(d, *image, *out);
 }

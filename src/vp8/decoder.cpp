@@ -63,28 +63,35 @@ VAStatus Vp8Codec::render_slice_data(const BufferView& buffer) {
     log_.errorf("VP8 slice data buffer %s", picture_.data ? "given twice" : "without a slice parameter buffer before it");
     return VA_STATUS_ERROR_INVALID_BUFFER;
   }
+  if (VAStatus st = check_slice(buffer.size); st != VA_STATUS_SUCCESS) return st;
   picture_.data = buffer.data;
   picture_.data_size = buffer.size;
-  return check_slice();
+  return VA_STATUS_SUCCESS;
 }
 
-VAStatus Vp8Codec::check_slice() const {
+// The partitions' bytes: the first partition, the DCT partition sizes (3
+// bytes each but the last's) and the DCT partitions (RFC 6386 9.5). Clients
+// differ in slice_data_size: ffmpeg gives the bytes from slice_data_offset,
+// GStreamer the whole frame including the uncompressed chunk before the
+// offset; the partition sizes say exactly.
+uint64_t Vp8Codec::partitions_size() const {
   const VASliceParameterBufferVP8& s = *picture_.slice;
-  if (s.slice_data_size == 0 || s.slice_data_offset > picture_.data_size ||
-      s.slice_data_size > picture_.data_size - s.slice_data_offset) {
-    log_.errorf("VP8 slice: data offset %u + size %u outside its data buffer (%zu bytes)", s.slice_data_offset,
-                s.slice_data_size, picture_.data_size);
-    return VA_STATUS_ERROR_INVALID_BUFFER;
-  }
+  uint64_t size = first_partition_size(s) + 3ull * (s.num_of_partitions - 2u);
+  for (unsigned i = 1; i < s.num_of_partitions; ++i) size += s.partition_size[i];
+  return size;
+}
+
+VAStatus Vp8Codec::check_slice(size_t buffer_size) const {
+  const VASliceParameterBufferVP8& s = *picture_.slice;
   if (s.num_of_partitions < 2 || s.num_of_partitions > 9) {
     log_.errorf("VP8 slice: %u partitions (2, 3, 5 or 9: the first and 1, 2, 4 or 8 DCT partitions)",
                 s.num_of_partitions);
     return VA_STATUS_ERROR_INVALID_BUFFER;
   }
-  const uint64_t first = first_partition_size(s);
-  if (first > s.slice_data_size) {
-    log_.errorf("VP8 slice: first partition of %llu bytes in %u bytes of data",
-                static_cast<unsigned long long>(first), s.slice_data_size);
+  const uint64_t needed = partitions_size();
+  if (s.slice_data_offset > buffer_size || needed > buffer_size - s.slice_data_offset) {
+    log_.errorf("VP8 slice: partitions of %llu bytes at offset %u outside the %zu-byte data buffer",
+                static_cast<unsigned long long>(needed), s.slice_data_offset, buffer_size);
     return VA_STATUS_ERROR_INVALID_BUFFER;
   }
   return VA_STATUS_SUCCESS;
@@ -181,7 +188,7 @@ VAStatus Vp8Codec::end(const ReferencePictures& references, uint32_t coded_width
   control.size = sizeof(frame_);
   control.ptr = &frame_;
   request.controls.push_back(control);
-  request.pieces.push_back({{chunk_bytes_, chunk_size}, {partitions, pic.slice->slice_data_size}});
+  request.pieces.push_back({{chunk_bytes_, chunk_size}, {partitions, static_cast<size_t>(partitions_size())}});
   plan.requests.push_back(std::move(request));
   return VA_STATUS_SUCCESS;
 }

@@ -46,7 +46,8 @@ class Vp8Codec final : public Codec {
   template <class T>
   VAStatus keep(const BufferView& buffer, std::optional<T>& into, const char* what);
   VAStatus render_slice_data(const BufferView& buffer);
-  VAStatus check_slice() const;
+  VAStatus check_slice(size_t buffer_size) const;
+  uint64_t partitions_size() const;
   UncompressedChunk uncompressed_chunk() const;
   ReferenceTimestamps reference_timestamps(const ReferencePictures& references, unsigned& concealed) const;
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <string>
 
 #include "controls.h"
 #include "dpb_check.h"
@@ -87,6 +88,50 @@ TEST(ControlRules, DecodeParamsAndPredWeights) {
   v4l2_ctrl_h264_pred_weights weights{};
   weights.chroma_log2_weight_denom = 8;
   EXPECT_EQ(validate_compound_like_kernel(V4L2_CTRL_TYPE_H264_PRED_WEIGHTS, &weights), -EINVAL);
+}
+
+// std_validate_compound() for V4L2_CTRL_TYPE_VP8_FRAME: 1, 2, 4 or 8 DCT
+// partitions, the sub-structures' padding zeroed; std_init_compound() makes
+// the default one partition.
+TEST(ControlRules, Vp8FramePartitionsAndPadding) {
+  v4l2_ctrl_vp8_frame frame{};
+  init_compound_like_kernel(V4L2_CTRL_TYPE_VP8_FRAME, &frame);
+  EXPECT_EQ(frame.num_dct_parts, 1);
+  for (uint8_t parts : {1, 2, 4, 8}) {
+    frame.num_dct_parts = parts;
+    EXPECT_EQ(validate_compound_like_kernel(V4L2_CTRL_TYPE_VP8_FRAME, &frame), 0) << int(parts);
+  }
+  for (uint8_t parts : {0, 3, 5, 9}) {
+    frame.num_dct_parts = parts;
+    EXPECT_EQ(validate_compound_like_kernel(V4L2_CTRL_TYPE_VP8_FRAME, &frame), -EINVAL) << int(parts);
+  }
+  frame.num_dct_parts = 4;
+  frame.segment.padding = 1;
+  frame.lf.padding = 2;
+  frame.quant.padding = 3;
+  frame.entropy.padding[2] = 4;
+  frame.coder_state.padding = 5;
+  ASSERT_EQ(validate_compound_like_kernel(V4L2_CTRL_TYPE_VP8_FRAME, &frame), 0);
+  EXPECT_EQ(frame.segment.padding, 0);
+  EXPECT_EQ(frame.lf.padding, 0);
+  EXPECT_EQ(frame.quant.padding, 0);
+  EXPECT_EQ(frame.entropy.padding[2], 0);
+  EXPECT_EQ(frame.coder_state.padding, 0);
+}
+
+// Which devices register the VP8 frame control: hantro's G1 and cedrus,
+// not rkvdec or MT8183's decoder.
+TEST(ControlRules, Vp8ControlOnlyWhereTheDriverDecodesVp8) {
+  for (const char* name : {"hantro", "cedrus", "rkvdec", "mediatek"}) {
+    const ControlTable table(*find_profile(name));
+    const bool vp8 = std::string(name) == "hantro" || std::string(name) == "cedrus";
+    EXPECT_EQ(table.find(V4L2_CID_STATELESS_VP8_FRAME) != nullptr, vp8) << name;
+    if (!vp8) continue;
+    const ControlValues defaults = table.defaults();
+    const auto& payload = defaults.at(V4L2_CID_STATELESS_VP8_FRAME).payload;
+    ASSERT_EQ(payload.size(), sizeof(v4l2_ctrl_vp8_frame));
+    EXPECT_EQ(reinterpret_cast<const v4l2_ctrl_vp8_frame*>(payload.data())->num_dct_parts, 1) << name;
+  }
 }
 
 TEST(ControlRules, RkvdecRejectsSpsLargerThanTheCodedFormat) {

@@ -10,6 +10,7 @@ judge the driver.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import shutil
@@ -75,6 +76,16 @@ CROPS_ALL = "all"
 # leaves top/left to the application, which ffmpeg's CLI and mpv 0.35 do not
 # apply. Such output frames still hold the top rows and left columns.
 CROPS_RIGHT_BOTTOM = "right/bottom"
+
+
+@functools.lru_cache(maxsize=None)
+def stream_codec(stream_path: Path) -> str:
+    """libavcodec's name of the stream's video codec (h264, vp8, vp9)."""
+    completed = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name",
+         "-of", "csv=p=0", str(stream_path)],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    return completed.stdout.strip() or "h264"
 
 
 def _require_tools(*tools: str) -> None:
@@ -280,7 +291,10 @@ class GstClient(Client):
     name = "gst"
     needs = ("driver", "emulator")
     needs_testbed = True
-    decoder_element = "vah264dec"
+    decoder_element = "vah264dec"   # checked by prepare(): every device decodes H.264
+    # The decoder per codec; VP8/VP9 streams come in IVF.
+    decoder_elements = {"h264": "vah264dec", "vp8": "vavp8dec", "vp9": "vavp9dec"}
+    parsers = {"h264": ["h264parse"], "vp8": ["ivfparse"], "vp9": ["ivfparse", "!", "vp9parse"]}
 
     def _launch_prefix(self, context: RunContext) -> list[str]:
         if not self.needs_testbed:
@@ -316,9 +330,12 @@ class GstClient(Client):
     def invocation(self, stream_path, work_dir, context):
         output = work_dir / "decoded.i420"
         counters = work_dir / "counters.jsonl"
+        codec = stream_codec(stream_path)
+        if codec not in self.decoder_elements:
+            raise ClientSetupError(f"{self.name}: no GStreamer decoder for {codec}")
         argv = [*self._launch_prefix(context), "gst-launch-1.0", "-q",
-                "filesrc", f"location={stream_path}", "!", "h264parse", "!",
-                self.decoder_element, "!", "videoconvert", "!",
+                "filesrc", f"location={stream_path}", "!", *self.parsers[codec], "!",
+                self.decoder_elements[codec], "!", "videoconvert", "!",
                 "video/x-raw,format=I420", "!", "filesink", f"location={output}"]
         env = self._gst_env(context, counters)
         env["GST_REGISTRY_UPDATE"] = "no"
@@ -335,6 +352,7 @@ class GstSoftwareClient(GstClient):
     needs = ()
     needs_testbed = False
     decoder_element = "avdec_h264"
+    decoder_elements = {"h264": "avdec_h264", "vp8": "avdec_vp8", "vp9": "avdec_vp9"}
 
 
 class V4l2CodecsClient(GstClient):
@@ -343,6 +361,7 @@ class V4l2CodecsClient(GstClient):
     name = "v4l2codecs"
     needs = ("emulator",)
     decoder_element = "v4l2slh264dec"
+    decoder_elements = {"h264": "v4l2slh264dec", "vp8": "v4l2slvp8dec", "vp9": "v4l2slvp9dec"}
 
 
 class FirefoxClient(Client):

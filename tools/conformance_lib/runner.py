@@ -56,7 +56,7 @@ def read_crop_window(stream_path: Path) -> h264_trace.CropWindow:
 def probe_geometry(stream_path: Path, crops: str = clients.CROPS_ALL) -> Geometry:
     """Cropped picture size of the first video stream (ffprobe, software),
     and, for a client that leaves part of the crop to the application, the
-    SPS crop window."""
+    SPS crop window (H.264 only: VP8/VP9 frames have no crop window)."""
     completed = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "v:0",
          "-show_entries", "stream=width,height", "-of", "csv=p=0", str(stream_path)],
@@ -64,7 +64,8 @@ def probe_geometry(stream_path: Path, crops: str = clients.CROPS_ALL) -> Geometr
     fields = completed.stdout.strip().split(",")
     if completed.returncode != 0 or len(fields) != 2 or not all(f.isdigit() for f in fields):
         raise ValueError(f"ffprobe cannot read the picture size: {completed.stderr.strip()}")
-    crop = read_crop_window(stream_path) if crops != clients.CROPS_ALL else h264_trace.CropWindow()
+    needs_crop = crops != clients.CROPS_ALL and clients.stream_codec(stream_path) == "h264"
+    crop = read_crop_window(stream_path) if needs_crop else h264_trace.CropWindow()
     return Geometry(int(fields[0]), int(fields[1]), crop)
 
 

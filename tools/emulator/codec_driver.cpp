@@ -16,10 +16,12 @@ uint32_t clamp_align(uint32_t x, uint32_t min, uint32_t max, uint32_t align_log2
   return x;
 }
 
-uint32_t log2_of(uint32_t step) {
-  uint32_t bits = 0;
-  while ((1u << (bits + 1)) <= step) ++bits;
-  return bits;
+// clamp_roundup() in v4l2-common.c (what v4l2_apply_frmsize_constraints()
+// uses in 6.12): clamp, then round up to the step.
+uint32_t clamp_roundup(uint32_t x, uint32_t min, uint32_t max, uint32_t step) {
+  x = std::clamp(x, min, max);
+  if (step) x = (x + step - 1) / step * step;
+  return x;
 }
 
 uint32_t align_up(uint32_t x, uint32_t a) { return (x + a - 1) / a * a; }
@@ -91,11 +93,11 @@ class FillPixfmtDriver final : public CodecDriver {
     }
     pix.field = V4L2_FIELD_NONE;
     pix.num_planes = 1;
-    // v4l2_apply_frmsize_constraints() with the coded format's frmsize.
+    // v4l2_apply_frmsize_constraints() with the coded format's frmsize:
+    // clamp_roundup(), so a picture of odd size keeps its last rows.
     const CodedFormat& limits = coded_format(capture ? output_.pixelformat : pix.pixelformat);
-    const uint32_t step = log2_of(limits.step);
-    pix.width = clamp_align(pix.width, limits.min_width, limits.max_width, step);
-    pix.height = clamp_align(pix.height, limits.min_height, limits.max_height, step);
+    pix.width = clamp_roundup(pix.width, limits.min_width, limits.max_width, limits.step);
+    pix.height = clamp_roundup(pix.height, limits.min_height, limits.max_height, limits.step);
     v4l2_plane_pix_format& plane = pix.plane_fmt[0];
     if (capture) {
       // v4l2_fill_pixfmt_mp() plus the driver's per-macroblock extra data
