@@ -216,8 +216,6 @@ VAStatus fill_pps(const VAPictureParameterBufferH264& pic, bool has_iq_matrix, u
   if (bits.weighted_bipred_idc > 2) return fail(error, "weighted_bipred_idc above 2");
   if (pic.pic_init_qp_minus26 < -62 || pic.pic_init_qp_minus26 > 25)
     return fail(error, "pic_init_qp_minus26 outside [-62, 25]");
-  if (pic.pic_init_qs_minus26 < -26 || pic.pic_init_qs_minus26 > 25)
-    return fail(error, "pic_init_qs_minus26 outside [-26, 25]");
   if (pic.chroma_qp_index_offset < -12 || pic.chroma_qp_index_offset > 12)
     return fail(error, "chroma_qp_index_offset outside [-12, 12]");
   if (pic.second_chroma_qp_index_offset < -12 || pic.second_chroma_qp_index_offset > 12)
@@ -232,7 +230,11 @@ VAStatus fill_pps(const VAPictureParameterBufferH264& pic, bool has_iq_matrix, u
   pps.num_ref_idx_l1_default_active_minus1 = defaults.l1_minus1.value_or(0);
   pps.weighted_bipred_idc = static_cast<uint8_t>(bits.weighted_bipred_idc);
   pps.pic_init_qp_minus26 = pic.pic_init_qp_minus26;
-  pps.pic_init_qs_minus26 = pic.pic_init_qs_minus26;
+  // The kernel refuses a value outside [-26, 25]. It is read only by SP and
+  // SI slices (Extended profile, which no stateless decoder takes), so a
+  // damaged PPS carrying one (software decoders go on with it) is clamped
+  // rather than lose every picture that uses the PPS.
+  pps.pic_init_qs_minus26 = static_cast<int8_t>(std::clamp<int>(pic.pic_init_qs_minus26, -26, 25));
   pps.chroma_qp_index_offset = pic.chroma_qp_index_offset;
   pps.second_chroma_qp_index_offset = pic.second_chroma_qp_index_offset;
   uint16_t flags = 0;

@@ -949,6 +949,22 @@ TEST(KernelRules, CatchWhatTheKernelRejectsOrRewrites) {
   EXPECT_FALSE(test::kernel_accepts_unchanged(pps));
 }
 
+// A damaged PPS (software decoders go on with it) may carry a QS the kernel
+// refuses; only SP/SI slices read it, so it is clamped, not fatal.
+TEST(Translate, OutOfRangePicInitQsIsClampedForTheKernel) {
+  PictureInput input;
+  input.pic.pic_init_qs_minus26 = -40;
+  SliceSpec spec;
+  spec.slice_type = kSliceI;
+  input.add_slice(spec);
+  StreamState state;
+  PictureControls out;
+  std::string error;
+  ASSERT_EQ(translate(input, state, out, error), VA_STATUS_SUCCESS) << error;
+  EXPECT_EQ(out.pps.pic_init_qs_minus26, -26);
+  EXPECT_TRUE(test::kernel_accepts_unchanged(out.pps));
+}
+
 // The VA picture parameters a client would send for the slice in `row`
 // (from the SPS/PPS context FFmpeg traced): PicSizeInMapUnits MBs wide and
 // one map-unit row tall, which keeps PicSizeInMapUnits; no references.

@@ -2,6 +2,10 @@
 
 #include <cstdio>
 
+extern "C" {
+#include <libavutil/pixdesc.h>
+}
+
 namespace firefox_client {
 
 DecoderSession::DecoderSession(uint32_t decoder_id, const Options& options, AVBufferRef* device,
@@ -115,16 +119,20 @@ bool DecoderSession::Decode() {
   // As Firefox's InitHWCodecContext: one decoding thread, our get_format, a
   // few surfaces beyond the DPB for frames the compositor holds.
   codec_->opaque = this;
-  codec_->get_format = &DecoderSession::ChooseVaapiFormat;
   codec_->thread_count = 1;
-  codec_->extra_hw_frames = options_.EffectiveExtraHwFrames();
+  if (!options_.software) {
+    codec_->get_format = &DecoderSession::ChooseVaapiFormat;
+    codec_->extra_hw_frames = options_.EffectiveExtraHwFrames();
+  }
   // Firefox leaves this off, so it decodes a Baseline (not Constrained
   // Baseline) stream in software; the conformance set has one, and VA has no
   // Baseline profile to offer, so decode it with the closest one, as the
   // conformance runner's ffmpeg does. --strict-profile restores Firefox's rule.
   if (!options_.strict_profile) codec_->hwaccel_flags |= AV_HWACCEL_FLAG_ALLOW_PROFILE_MISMATCH;
-  codec_->hw_device_ctx = av_buffer_ref(device_);
-  if (codec_->hw_device_ctx == nullptr) return Fail("av_buffer_ref of the VAAPI device failed");
+  if (!options_.software) {
+    codec_->hw_device_ctx = av_buffer_ref(device_);
+    if (codec_->hw_device_ctx == nullptr) return Fail("av_buffer_ref of the VAAPI device failed");
+  }
   if (int result = avcodec_open2(codec_.get(), codec, nullptr); result < 0)
     return Fail("avcodec_open2: " + AvErrorText(result));
 
@@ -188,7 +196,33 @@ bool DecoderSession::ReceiveFrames(bool& reached_limit) {
   }
 }
 
+// The software path: the picture as libavcodec output it (cropped), packed
+// as I420 like the exported ones (monochrome chroma as 128).
+bool DecoderSession::ShowSoftwareFrame(const AVFrame* frame) {
+  const bool gray = frame->format == AV_PIX_FMT_GRAY8;
+  if (frame->format != AV_PIX_FMT_YUV420P && frame->format != AV_PIX_FMT_YUVJ420P && !gray)
+    return Fail(std::string("software frame in an unexpected format ") + av_get_pix_fmt_name(AVPixelFormat(frame->format)));
+  const int w = frame->width, h = frame->height, cw = (w + 1) / 2, ch = (h + 1) / 2;
+  std::vector<uint8_t> packed;
+  packed.reserve(size_t(w) * h + 2 * size_t(cw) * ch);
+  for (int y = 0; y < h; ++y) packed.insert(packed.end(), frame->data[0] + y * frame->linesize[0], frame->data[0] + y * frame->linesize[0] + w);
+  for (int plane = 1; plane <= 2; ++plane) {
+    for (int y = 0; y < ch; ++y) {
+      if (gray) {
+        packed.insert(packed.end(), size_t(cw), uint8_t{128});
+        continue;
+      }
+      const uint8_t* row = frame->data[plane] + y * frame->linesize[plane];
+      packed.insert(packed.end(), row, row + cw);
+    }
+  }
+  consecutive_errors_ = 0;
+  if (std::string error = hasher_.Add(report_.frames++, pass_, std::move(packed)); !error.empty()) return Fail(error);
+  return true;
+}
+
 bool DecoderSession::ShowFrame(const AVFrame* frame) {
+  if (options_.software) return ShowSoftwareFrame(frame);
   if (frame->format != AV_PIX_FMT_VAAPI) return Fail("libavcodec output a software frame: no VA-API decoding");
   HeldPicture picture;
   picture.frame.reset(av_frame_clone(frame));

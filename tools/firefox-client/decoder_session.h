@@ -62,6 +62,7 @@ class DecoderSession {
   bool OpenInput();
   bool ReceiveFrames(bool& reached_limit);
   bool ShowFrame(const AVFrame* frame);
+  bool ShowSoftwareFrame(const AVFrame* frame);
   bool Release(HeldPicture picture);
   bool Fail(std::string message);
   // After an error: what Firefox's MediaFormatReader does (flush, skip to

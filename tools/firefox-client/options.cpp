@@ -20,7 +20,7 @@ std::string UsageText() {
   return "usage: va-firefox-client [--device /dev/dri/renderD128] [--hold N (default 4)]\n"
          "         [--shuffle-seed S (default 1; 0 releases in order)] [--loop-frames N]\n"
          "         [--decoders K (1-4)] [--extra-hw-frames N] [--report-every N] [--md5-only] [--verbose]\n"
-         "         [--strict-profile] [--frame-md5] [--max-decode-errors N]\n"
+         "         [--strict-profile] [--frame-md5] [--max-decode-errors N] [--software]\n"
          "         STREAM [STREAM...]\n"
          "Decodes H.264 streams the way Firefox's FFmpeg VA-API decoder does: every frame\n"
          "exported as DRM PRIME 2 (separate layers, read-only), held by a simulated\n"
@@ -28,6 +28,7 @@ std::string UsageText() {
          "Decoder i decodes STREAM[i % count]. Prints `md5 <hex>` per decoder for a\n"
          "single-decoder run without --loop-frames, and a `frames=... errors=...` summary.\n"
          "--frame-md5 adds `frame <index> <md5>` per output picture (single decoder).\n"
+         "--software decodes with libavcodec alone (Firefox's software path, same recovery).\n"
          "--max-decode-errors N recovers from decode errors as Firefox does: flush, skip to\n"
          "the next keyframe, stop after more than N errors in a row (Firefox release: 2).\n";
 }
@@ -64,6 +65,8 @@ std::string ParseOptions(int argc, const char* const* argv, Options& options) {
         return "--max-decode-errors needs a number";
     } else if (argument == "--frame-md5") {
       options.frame_md5 = true;
+    } else if (argument == "--software") {
+      options.software = true;
     } else if (argument == "--strict-profile") {
       options.strict_profile = true;
     } else if (argument == "--verbose") {

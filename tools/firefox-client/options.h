@@ -24,6 +24,9 @@ struct Options {
   // (media.video-max-decode-error, 2 in release builds). -1: stop at the
   // first error.
   int max_decode_errors = -1;
+  // Firefox's software path instead (libavcodec without VA-API, same error
+  // recovery): the reference for what the client outputs from a damaged stream.
+  bool software = false;
   std::vector<std::string> streams;
 
   int EffectiveExtraHwFrames() const {
