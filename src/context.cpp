@@ -1,5 +1,6 @@
 #include "context.h"
 
+#include <fcntl.h>
 #include <linux/v4l2-controls.h>
 
 #include <algorithm>
@@ -12,8 +13,15 @@
 
 namespace v4l2va {
 
-Context::Context(Driver& driver, const Config& cfg, const DecoderCapabilities& decoder, uint32_t w, uint32_t h)
-    : serial(++driver.context_serials), config(cfg), width(w), height(h), driver_(driver), decoder_(decoder) {}
+Context::Context(Driver& driver, const Config& cfg, const DecoderCapabilities& decoder, uint32_t w, uint32_t h,
+                 bool is_staging)
+    : serial(++driver.context_serials),
+      staging(is_staging),
+      config(cfg),
+      width(w),
+      height(h),
+      driver_(driver),
+      decoder_(decoder) {}
 
 Context::~Context() {
   std::lock_guard lock(mutex);
@@ -24,20 +32,38 @@ Context::~Context() {
   // instance is referenced by the kernel when the fds close.
   if (capture_queue_) capture_queue_->stream_off();
   if (output_queue_) output_queue_->stream_off();
-  // The surfaces bound to this context lose their CAPTURE buffer (and
-  // picture); they can be bound again by another context.
-  for (const CaptureBuffer& buffer : captures_) {
+  // The surfaces bound to this context keep their last picture (its
+  // mapping and dma-bufs) and can be bound again by another context.
+  for (CaptureBuffer& buffer : captures_) {
     if (buffer.owner == VA_INVALID_SURFACE) continue;
     auto surface = driver_.surfaces.find(buffer.owner);
     if (!surface) continue;
+    std::shared_ptr<DetachedPicture> detached = detach_picture(buffer, *surface);
     std::lock_guard binding(surface->binding_mutex);
     if (surface->bound && surface->context.expired()) {
       surface->bound = false;
-      surface->picture = Surface::Picture::None;
+      surface->detached = std::move(detached);
+      if (!surface->detached) surface->picture = Surface::Picture::None;
       surface->referencable = false;
       surface->sequence = 0;
     }
   }
+}
+
+// What a surface keeps of its picture when this context goes: the
+// mapping, and the dma-bufs exported now, while the queue still exists.
+std::shared_ptr<DetachedPicture> Context::detach_picture(CaptureBuffer& buffer, Surface& surface) {
+  if (surface.picture != Surface::Picture::Decoded && surface.picture != Surface::Picture::Damaged) return nullptr;
+  if (buffer.memory.planes.empty()) return nullptr;
+  auto detached = std::make_shared<DetachedPicture>();
+  detached->format = capture_queue_->format();
+  const uint32_t objects = std::min<uint32_t>(detached->format.num_planes, 2);
+  for (uint32_t p = 0; p < objects; ++p)
+    if (capture_queue_->export_plane(buffer.memory.index, p, O_RDWR | O_CLOEXEC, detached->dmabufs[p]) !=
+        VA_STATUS_SUCCESS)
+      return nullptr;
+  detached->memory = std::move(buffer.memory);
+  return detached;
 }
 
 VAStatus Context::set_device_control(const DeviceControl& control) {
@@ -123,16 +149,18 @@ VAStatus Context::open(std::span<const VASurfaceID> render_targets) {
   return VA_STATUS_SUCCESS;
 }
 
+VAStatus Context::take_from_staging(Surface& surface, Context& staging_context) {
+  // Lock order: a client's context, then the staging context (which never
+  // takes another context's lock).
+  std::lock_guard lock(staging_context.mutex);
+  staging_context.unbind_surface(surface);
+  driver_.log.infof("surface 0x%08x moves from the staging context to context 0x%08x; dma-bufs exported from it "
+                    "before do not show its pictures",
+                    surface.id, id);
+  return VA_STATUS_SUCCESS;
+}
+
 VAStatus Context::bind_surface(const std::shared_ptr<Surface>& surface) {
-  std::lock_guard binding(surface->binding_mutex);
-  if (surface->bound) {
-    if (surface->context.lock().get() == this) return VA_STATUS_SUCCESS;
-    if (!surface->context.expired()) {
-      driver_.log.errorf("surface 0x%08x is already bound to another context", surface->id);
-      return VA_STATUS_ERROR_SURFACE_BUSY;
-    }
-    surface->bound = false;
-  }
   // The device writes whole CAPTURE buffers of the context's format; a
   // larger surface would make images and exports reach past them.
   const Format& f = capture_queue_->format();
@@ -141,6 +169,25 @@ VAStatus Context::bind_surface(const std::shared_ptr<Surface>& surface) {
                        surface->id, surface->width, surface->height, id, f.width, f.height);
     return VA_STATUS_ERROR_INVALID_SURFACE;
   }
+  std::unique_lock binding(surface->binding_mutex);
+  if (surface->bound) {
+    std::shared_ptr<Context> other = surface->context.lock();
+    if (other.get() == this) return VA_STATUS_SUCCESS;
+    if (other && !other->staging) {
+      driver_.log.errorf("surface 0x%08x is already bound to another context", surface->id);
+      return VA_STATUS_ERROR_SURFACE_BUSY;
+    }
+    if (other) {
+      // Exported before any context could hold it; a client's context
+      // takes it over (its earlier exports no longer show its pictures).
+      binding.unlock();
+      if (VAStatus st = take_from_staging(*surface, *other); st != VA_STATUS_SUCCESS) return st;
+      binding.lock();
+      if (surface->bound) return VA_STATUS_ERROR_SURFACE_BUSY;  // bound meanwhile
+    }
+    surface->bound = false;
+  }
+  surface->detached.reset();
   // Reuse a CAPTURE buffer whose surface was destroyed, else grow the queue:
   // surfaces may be created after the context (GStreamer creates it with no
   // render targets), so buffers are created one by one (vidioc-create-bufs.rst).

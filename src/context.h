@@ -27,7 +27,8 @@ struct CaptureBuffer {
 
 class Context final : public std::enable_shared_from_this<Context>, private PoolEvents {
  public:
-  Context(Driver& driver, const Config& config, const DecoderCapabilities& decoder, uint32_t width, uint32_t height);
+  Context(Driver& driver, const Config& config, const DecoderCapabilities& decoder, uint32_t width, uint32_t height,
+          bool staging = false);
   ~Context() override;
 
   VAStatus open(std::span<const VASurfaceID> render_targets);
@@ -60,6 +61,7 @@ class Context final : public std::enable_shared_from_this<Context>, private Pool
 
   VAContextID id = VA_INVALID_ID;
   const uint64_t serial;  // creation order: early export binds to the newest context
+  const bool staging;     // the driver's own context for early exports (Driver::staging)
   const Config config;
   const uint32_t width;
   const uint32_t height;
@@ -73,6 +75,8 @@ class Context final : public std::enable_shared_from_this<Context>, private Pool
   uint64_t new_timestamp() { return (next_timestamp_++) * 1000ull; }
   VAStatus submit(PicturePlan& plan, Surface& target, uint64_t timestamp_ns);
   std::shared_ptr<Surface> surface_of(CaptureIndex capture) const;
+  std::shared_ptr<DetachedPicture> detach_picture(CaptureBuffer& buffer, Surface& surface);
+  VAStatus take_from_staging(Surface& surface, Context& staging);
 
   // PoolEvents.
   void request_completed(const Completion& done) override;

@@ -19,6 +19,7 @@
 #include "object_table.h"
 #include "v4l2/capabilities.h"
 #include "v4l2/device.h"
+#include "v4l2/queue.h"
 
 namespace v4l2va {
 
@@ -28,6 +29,16 @@ struct Config {
   VAProfile profile = VAProfileNone;
   VAEntrypoint entrypoint = VAEntrypointVLD;
   uint32_t rt_format = VA_RT_FORMAT_YUV420;
+};
+
+// The picture a surface kept when the context it was bound to went away:
+// the CAPTURE buffer's mapping (vb2 keeps mapped memory alive after the fds
+// close) and its dma-bufs, so images and exports of the surface still show
+// its last picture (mpv maps the last frame again after closing its decoder).
+struct DetachedPicture {
+  Format format;
+  MappedBuffer memory;
+  UniqueFd dmabufs[2];  // one per memory plane, from VIDIOC_EXPBUF
 };
 
 // A VA surface. Before its first decode it has no memory; the first context
@@ -45,6 +56,7 @@ struct Surface {
   std::weak_ptr<Context> context;  // guarded by binding_mutex
   CaptureIndex capture;            // valid while bound
   bool bound = false;
+  std::shared_ptr<const DetachedPicture> detached;  // guarded by binding_mutex; only while unbound
 
   // What the CAPTURE buffer holds, as the client will be told (see
   // docs/design.md, "Damaged streams").
@@ -125,6 +137,7 @@ struct Driver {
   ~Driver() {
     images.clear();
     buffers.clear();
+    staging.reset();
     contexts.clear();
     surfaces.clear();
     configs.clear();
@@ -151,6 +164,11 @@ struct Driver {
   // success (docs/design.md, "Damaged streams").
   bool sync_reports_errors = false;
   std::atomic<uint64_t> context_serials{0};  // creation order of contexts
+  // A context no client created, for surfaces exported before any context
+  // exists that can hold them (mpv's format probe): they get CAPTURE memory
+  // there. Not in `contexts`; a client's context takes such a surface over.
+  std::mutex staging_mutex;
+  std::shared_ptr<Context> staging;  // guarded by staging_mutex
   std::shared_ptr<BlockCache> image_blocks = std::make_shared<BlockCache>();
 };
 

@@ -197,7 +197,14 @@ VAStatus DeriveImage(VADriverContextP ctx, VASurfaceID id, VAImage* out) {
   // used has no memory yet: its image is a black copy of its size. (It is not
   // bound to some context for this: in a process with several decoders the
   // probe surface belongs to the context about to be created.)
-  if (!bound_context(*surface)) return derive_copy(d, nullptr, *surface, *out);
+  if (!bound_context(*surface)) {
+    // Its context went away: a copy of the picture it kept.
+    if (std::shared_ptr<const DetachedPicture> kept = detached_picture(*surface)) {
+      Result<PictureLayout> layout = layout_of(kept->format, kept->memory);
+      if (layout.ok()) return derive_copy(d, &*layout, *surface, *out);
+    }
+    return derive_copy(d, nullptr, *surface, *out);
+  }
   return with_decoded_surface(d, *surface, VA_STATUS_ERROR_INVALID_SURFACE, [&](Context& context) -> VAStatus {
     const Format& f = context.capture_format();
     if (f.num_planes == 1 && f.pixelformat == V4L2_PIX_FMT_NV12) return derive_view(d, context, *surface, *out);
@@ -233,6 +240,14 @@ VAStatus GetImage(VADriverContextP ctx, VASurfaceID id, int x, int y, unsigned i
     d.log.errorf("vaGetImage: rectangle %ux%u at %d,%d does not fit surface 0x%08x (%ux%u) and image (%ux%u)", width,
                  height, x, y, id, surface->width, surface->height, img.width, img.height);
     return VA_STATUS_ERROR_INVALID_PARAMETER;
+  }
+  if (!bound_context(*surface)) {
+    std::shared_ptr<const DetachedPicture> kept = detached_picture(*surface);
+    if (!kept) return VA_STATUS_ERROR_INVALID_SURFACE;  // nothing was ever decoded into it
+    Result<PictureLayout> layout = layout_of(kept->format, kept->memory);
+    if (!layout.ok()) return layout.status();
+    copy_rectangle(*layout, uint32_t(x), uint32_t(y), width, height, img, buffer->bytes());
+    return VA_STATUS_SUCCESS;
   }
   return with_decoded_surface(d, *surface, VA_STATUS_ERROR_INVALID_SURFACE, [&](Context& context) -> VAStatus {
     Result<PictureLayout> layout = layout_of_surface(d, context, *surface);

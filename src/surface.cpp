@@ -6,6 +6,7 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <optional>
 
@@ -46,6 +47,11 @@ int client_wait_ms(uint64_t timeout_ns) {
 std::shared_ptr<Context> bound_context(Surface& surface) {
   std::lock_guard binding(surface.binding_mutex);
   return surface.bound ? surface.context.lock() : nullptr;
+}
+
+std::shared_ptr<const DetachedPicture> detached_picture(Surface& surface) {
+  std::lock_guard binding(surface.binding_mutex);
+  return surface.bound ? nullptr : surface.detached;
 }
 
 VAStatus with_decoded_surface(Driver& d, Surface& surface, VAStatus unbound,
@@ -278,9 +284,10 @@ std::optional<uint64_t> drm_modifier_of(uint32_t pixelformat) {
 // The DRM PRIME description of an NV12-family CAPTURE buffer: one dma-buf
 // per memory plane (NV12 one, NV12M two), pitches from the CAPTURE format,
 // the layout's modifier on each object.
-VAStatus describe_export(Driver& d, Context& context, Surface& surface, uint32_t flags,
-                         VADRMPRIMESurfaceDescriptor& desc) {
-  const Format& f = context.capture_format();
+// Fills `desc` for an NV12-family buffer of format `f` whose memory planes
+// are `fds` (taken by the descriptor) of `sizes` bytes.
+VAStatus describe_export(Driver& d, const Format& f, Surface& surface, uint32_t flags, UniqueFd (&fds)[2],
+                         const size_t (&sizes)[2], VADRMPRIMESurfaceDescriptor& desc) {
   const std::optional<uint64_t> modifier = drm_modifier_of(f.pixelformat);
   if (!modifier) {
     const char text[5] = {char(f.pixelformat & 0xff), char((f.pixelformat >> 8) & 0xff),
@@ -290,22 +297,14 @@ VAStatus describe_export(Driver& d, Context& context, Surface& surface, uint32_t
                  surface.id, text);
     return VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE;
   }
-  const int fd_flags = O_CLOEXEC | ((flags & VA_EXPORT_SURFACE_WRITE_ONLY) || (flags & VA_EXPORT_SURFACE_READ_WRITE)
-                                        ? O_RDWR
-                                        : O_RDONLY);
   const uint32_t objects = std::min<uint32_t>(f.num_planes, 2);
-  UniqueFd fds[2];
-  for (uint32_t p = 0; p < objects; ++p)
-    if (VAStatus st = context.export_capture(surface.capture, p, fd_flags, fds[p]); st != VA_STATUS_SUCCESS)
-      return st;
   desc = VADRMPRIMESurfaceDescriptor{};
   desc.fourcc = VA_FOURCC_NV12;
   desc.width = surface.width;
   desc.height = surface.height;
   desc.num_objects = objects;
-  const CaptureBuffer& cb = context.capture(surface.capture);
   for (uint32_t p = 0; p < objects; ++p) {
-    desc.objects[p].size = static_cast<uint32_t>(cb.memory.planes[p].size());
+    desc.objects[p].size = static_cast<uint32_t>(sizes[p]);
     desc.objects[p].drm_format_modifier = *modifier;
   }
   // The chroma plane follows `height` luma lines (whole rows of 32-line
@@ -333,6 +332,83 @@ VAStatus describe_export(Driver& d, Context& context, Surface& surface, uint32_t
   return VA_STATUS_SUCCESS;
 }
 
+int export_fd_flags(uint32_t flags) {
+  return O_CLOEXEC |
+         ((flags & VA_EXPORT_SURFACE_WRITE_ONLY) || (flags & VA_EXPORT_SURFACE_READ_WRITE) ? O_RDWR : O_RDONLY);
+}
+
+// A bound surface: VIDIOC_EXPBUF of its CAPTURE buffer's planes.
+VAStatus export_bound(Driver& d, Context& context, Surface& surface, uint32_t flags,
+                      VADRMPRIMESurfaceDescriptor& desc) {
+  const Format& f = context.capture_format();
+  if (!drm_modifier_of(f.pixelformat)) {
+    UniqueFd none[2];
+    return describe_export(d, f, surface, flags, none, {0, 0}, desc);
+  }
+  UniqueFd fds[2];
+  size_t sizes[2] = {0, 0};
+  const CaptureBuffer& cb = context.capture(surface.capture);
+  for (uint32_t p = 0; p < std::min<uint32_t>(f.num_planes, 2); ++p) {
+    if (VAStatus st = context.export_capture(surface.capture, p, export_fd_flags(flags), fds[p]);
+        st != VA_STATUS_SUCCESS)
+      return st;
+    sizes[p] = cb.memory.planes[p].size();
+  }
+  return describe_export(d, f, surface, flags, fds, sizes, desc);
+}
+
+// A surface whose context went away: new fds for the dma-bufs it kept.
+VAStatus export_detached(Driver& d, const DetachedPicture& picture, Surface& surface, uint32_t flags,
+                         VADRMPRIMESurfaceDescriptor& desc) {
+  UniqueFd fds[2];
+  size_t sizes[2] = {0, 0};
+  for (uint32_t p = 0; p < std::min<uint32_t>(picture.format.num_planes, 2); ++p) {
+    fds[p].reset(::fcntl(picture.dmabufs[p].get(), F_DUPFD_CLOEXEC, 0));
+    if (!fds[p].valid()) {
+      d.log.errorf("vaExportSurfaceHandle: surface 0x%08x: duplicating its kept dma-buf failed: %s", surface.id,
+                   std::strerror(errno));
+      return VA_STATUS_ERROR_ALLOCATION_FAILED;
+    }
+    sizes[p] = picture.memory.planes[p].size();
+  }
+  return describe_export(d, picture.format, surface, flags, fds, sizes, desc);
+}
+
+// The staging context (Driver::staging), made or grown to hold `surface`.
+std::shared_ptr<Context> staging_for(Driver& d, const Surface& surface) {
+  std::lock_guard lock(d.staging_mutex);
+  if (d.staging) {
+    const Format& f = d.staging->capture_format();
+    if (surface.width <= f.width && surface.height <= f.height) return d.staging;
+  }
+  const DecoderCapabilities* decoder = nullptr;
+  for (const auto& candidate : d.decoders)
+    if (!candidate.h264_profiles.empty() && surface.width <= candidate.max_width &&
+        surface.height <= candidate.max_height)
+      decoder = &candidate;
+  if (!decoder) return nullptr;
+  Config config;
+  config.profile = decoder->h264_profiles.back();
+  const uint32_t width = std::max(surface.width, d.staging ? d.staging->width : 0u);
+  const uint32_t height = std::max(surface.height, d.staging ? d.staging->height : 0u);
+  auto staging = std::make_shared<Context>(d, config, *decoder, width, height, /*staging=*/true);
+  {
+    std::lock_guard context_lock(staging->mutex);
+    if (staging->open({}) != VA_STATUS_SUCCESS) return nullptr;
+  }
+  d.log.infof("staging context %ux%u on %s for surfaces exported before a context can hold them", width, height,
+              decoder->video_path.c_str());
+  d.staging = staging;  // a smaller one before goes when its surfaces do
+  return staging;
+}
+
+bool bind_to_staging(Driver& d, const std::shared_ptr<Surface>& surface) {
+  std::shared_ptr<Context> staging = staging_for(d, *surface);
+  if (!staging) return false;
+  std::lock_guard lock(staging->mutex);
+  return staging->bind_surface(surface) == VA_STATUS_SUCCESS;
+}
+
 }  // namespace
 
 VAStatus ExportSurfaceHandle(VADriverContextP ctx, VASurfaceID id, uint32_t mem_type, uint32_t flags,
@@ -345,17 +421,23 @@ VAStatus ExportSurfaceHandle(VADriverContextP ctx, VASurfaceID id, uint32_t mem_
     d.log.errorf("vaExportSurfaceHandle: memory type 0x%x not supported (DRM_PRIME_2 only)", mem_type);
     return VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE;
   }
-  // Early export (Chromium sets up its GPU import before decoding): a
-  // surface no context has used yet gets its CAPTURE buffer now, from the
-  // newest context that can hold it, so the dma-buf is the one its decodes
-  // will write.
-  if (!bound_context(*surface) && !bind_to_newest_context(d, surface)) {
-    d.log.errorf("vaExportSurfaceHandle: surface 0x%08x has no memory yet and no context can hold it", id);
-    return VA_STATUS_ERROR_INVALID_SURFACE;
-  }
   auto* desc = static_cast<VADRMPRIMESurfaceDescriptor*>(descriptor);
+  if (!bound_context(*surface)) {
+    // Its context went away: the picture it kept.
+    if (std::shared_ptr<const DetachedPicture> kept = detached_picture(*surface))
+      return export_detached(d, *kept, *surface, flags, *desc);
+    // Early export (Chromium sets up its GPU import before decoding): a
+    // surface no context has used yet gets its CAPTURE buffer now, from the
+    // newest context that can hold it, so the dma-buf is the one its decodes
+    // will write; before any context exists (mpv's format probe), from the
+    // driver's staging context.
+    if (!bind_to_newest_context(d, surface) && !bind_to_staging(d, surface)) {
+      d.log.errorf("vaExportSurfaceHandle: surface 0x%08x has no memory yet and no decoder can hold it", id);
+      return VA_STATUS_ERROR_INVALID_SURFACE;
+    }
+  }
   return with_decoded_surface(d, *surface, VA_STATUS_ERROR_INVALID_SURFACE,
-                              [&](Context& context) { return describe_export(d, context, *surface, flags, *desc); });
+                              [&](Context& context) { return export_bound(d, context, *surface, flags, *desc); });
 }
 
 }  // namespace v4l2va::va

@@ -10,6 +10,9 @@ namespace v4l2va {
 // The context a surface is bound to, if any.
 std::shared_ptr<Context> bound_context(Surface& surface);
 
+// The picture a surface kept from a context that went away, if any.
+std::shared_ptr<const DetachedPicture> detached_picture(Surface& surface);
+
 // Runs `fn` with the surface's context locked, after draining the surface's
 // picture (bounded; `client_wait_ms` >= 0 is the client's own bound).
 // Returns `unbound` when the surface has no CAPTURE buffer.

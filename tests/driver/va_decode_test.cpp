@@ -160,3 +160,69 @@ TEST_F(VaDecodeTest, SurfacesExportedBeforeTheirFirstDecodeShowTheirPictures) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string exported_md5(const VADRMPRIMESurfaceDescriptor& desc) {
+  const size_t size = desc.objects[0].size;
+  void* map = mmap(nullptr, size, PROT_READ, MAP_SHARED, desc.objects[0].fd, 0);
+  if (map == MAP_FAILED) return "mmap failed";
+  const auto* base = static_cast<const uint8_t*>(map);
+  const auto& layer = desc.layers[0];
+  std::vector<uint8_t> nv12;
+  for (int y = 0; y < 144; ++y)
+    nv12.insert(nv12.end(), base + layer.offset[0] + y * layer.pitch[0], base + layer.offset[0] + y * layer.pitch[0] + 176);
+  for (int y = 0; y < 72; ++y)
+    nv12.insert(nv12.end(), base + layer.offset[1] + y * layer.pitch[1], base + layer.offset[1] + y * layer.pitch[1] + 176);
+  munmap(map, size);
+  return v4l2va::test::md5_hex(nv12.data(), nv12.size());
+}
+
+// mpv maps the last frame again after closing its decoder: a surface keeps
+// its picture when its context goes.
+TEST_F(VaDecodeTest, ASurfaceKeepsItsPictureWhenItsContextGoes) {
+  VAContextID short_lived;
+  VASurfaceID target;
+  ASSERT_EQ(vaCreateSurfaces(display, VA_RT_FORMAT_YUV420, 176, 144, &target, 1, nullptr, 0), VA_STATUS_SUCCESS);
+  ASSERT_EQ(vaCreateContext(display, config, 176, 144, VA_PROGRESSIVE, &target, 1, &short_lived), VA_STATUS_SUCCESS);
+  ASSERT_EQ(decode_into(short_lived, target, slice), VA_STATUS_SUCCESS);
+  ASSERT_EQ(vaDestroyContext(display, short_lived), VA_STATUS_SUCCESS);
+  EXPECT_EQ(vaSyncSurface(display, target), VA_STATUS_SUCCESS);
+  EXPECT_EQ(surface_md5_of(target), kFirstPictureNv12Md5);  // DeriveImage: a copy of the kept picture
+  VAImageFormat nv12{VA_FOURCC_NV12, VA_LSB_FIRST, 12, 0, 0, 0, 0, 0, {}};
+  VAImage image;
+  ASSERT_EQ(vaCreateImage(display, &nv12, 176, 144, &image), VA_STATUS_SUCCESS);
+  EXPECT_EQ(vaGetImage(display, target, 0, 0, 176, 144, image.image_id), VA_STATUS_SUCCESS);
+  vaDestroyImage(display, image.image_id);
+  VADRMPRIMESurfaceDescriptor desc;
+  ASSERT_EQ(vaExportSurfaceHandle(display, target, VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2,
+                                  VA_EXPORT_SURFACE_READ_ONLY | VA_EXPORT_SURFACE_COMPOSED_LAYERS, &desc),
+            VA_STATUS_SUCCESS);
+  EXPECT_EQ(exported_md5(desc), kFirstPictureNv12Md5);
+  close(desc.objects[0].fd);
+  // A new context can take the surface and decode into it again.
+  ASSERT_EQ(decode_into(context, target, slice), VA_STATUS_SUCCESS);
+  EXPECT_EQ(vaSyncSurface(display, target), VA_STATUS_SUCCESS);
+  EXPECT_EQ(surface_md5_of(target), kFirstPictureNv12Md5);
+  vaDestroySurfaces(display, &target, 1);
+}
+
+// mpv's format probe exports a fresh surface before any context can hold
+// it; a client's context created afterwards takes such a surface over.
+TEST_F(VaDecodeTest, ASurfaceCanBeExportedBeforeAnyContextCanHoldIt) {
+  VASurfaceID probe;
+  ASSERT_EQ(vaCreateSurfaces(display, VA_RT_FORMAT_YUV420, 320, 240, &probe, 1, nullptr, 0), VA_STATUS_SUCCESS);
+  VADRMPRIMESurfaceDescriptor desc;
+  ASSERT_EQ(vaExportSurfaceHandle(display, probe, VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2,
+                                  VA_EXPORT_SURFACE_READ_ONLY | VA_EXPORT_SURFACE_SEPARATE_LAYERS, &desc),
+            VA_STATUS_SUCCESS);
+  EXPECT_EQ(desc.fourcc, static_cast<uint32_t>(VA_FOURCC_NV12));
+  EXPECT_GE(desc.layers[0].pitch[0], 320u);
+  for (uint32_t i = 0; i < desc.num_objects; ++i) close(desc.objects[i].fd);
+  VAContextID later;
+  ASSERT_EQ(vaCreateContext(display, config, 320, 240, VA_PROGRESSIVE, &probe, 1, &later), VA_STATUS_SUCCESS);
+  vaDestroyContext(display, later);
+  vaDestroySurfaces(display, &probe, 1);
+}
+
+}  // namespace

@@ -47,19 +47,27 @@ TEST_F(VaMisuseTest, SurfaceLargerThanTheContextsBuffersIsRefused) {
   const VASurfaceID big = new_surface(1920, 1088);
   // Binding it would let images and exports reach past the 176x144 buffers.
   EXPECT_EQ(vaBeginPicture(display, context, big), VA_STATUS_ERROR_INVALID_SURFACE);
-  VADRMPRIMESurfaceDescriptor desc{};
-  EXPECT_EQ(vaExportSurfaceHandle(display, big, VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2, VA_EXPORT_SURFACE_READ_ONLY,
-                                  &desc),
-            VA_STATUS_ERROR_INVALID_SURFACE);
   VAImageFormat nv12{VA_FOURCC_NV12, VA_LSB_FIRST, 12, 0, 0, 0, 0, 0, {}};
   VAImage image;
   ASSERT_EQ(vaCreateImage(display, &nv12, 1920, 1088, &image), VA_STATUS_SUCCESS);
+  // Never bound, nothing decoded: nothing to read.
   EXPECT_EQ(vaGetImage(display, big, 0, 0, 1920, 1088, image.image_id), VA_STATUS_ERROR_INVALID_SURFACE);
+  // Its derived image is a copy of its own size.
+  VAImage derived;
+  ASSERT_EQ(vaDeriveImage(display, big, &derived), VA_STATUS_SUCCESS);
+  EXPECT_EQ(derived.width, 1920);
+  vaDestroyImage(display, derived.image_id);
+  // No context of the client can hold it: the export gets memory from the
+  // driver's staging context, sized to the surface, and reads stay inside.
+  VADRMPRIMESurfaceDescriptor desc{};
+  ASSERT_EQ(vaExportSurfaceHandle(display, big, VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2,
+                                  VA_EXPORT_SURFACE_READ_ONLY | VA_EXPORT_SURFACE_COMPOSED_LAYERS, &desc),
+            VA_STATUS_SUCCESS);
+  EXPECT_GE(desc.objects[0].size, 1920u * 1088u * 3 / 2);
+  close(desc.objects[0].fd);
+  EXPECT_EQ(vaGetImage(display, big, 0, 0, 1920, 1088, image.image_id), VA_STATUS_SUCCESS);
   vaDestroyImage(display, image.image_id);
-  // Never bound: its derived image is a copy of its own size.
-  ASSERT_EQ(vaDeriveImage(display, big, &image), VA_STATUS_SUCCESS);
-  EXPECT_EQ(image.width, 1920);
-  vaDestroyImage(display, image.image_id);
+  EXPECT_EQ(vaBeginPicture(display, context, big), VA_STATUS_ERROR_INVALID_SURFACE);
   vaDestroySurfaces(display, const_cast<VASurfaceID*>(&big), 1);
   // The context is unharmed.
   ASSERT_EQ(decode(slice), VA_STATUS_SUCCESS);
