@@ -75,6 +75,7 @@ def run_client(args, client_args: list[str], work: Path) -> tuple[str, dict]:
     preload = [*args.preload_first, str(args.emulator)]
     env["LD_PRELOAD"] = " ".join(preload)
     env["V4L2_EMU_PROFILE"] = args.profile
+    env["V4L2_EMU_CEDRUS_TILED"] = "1" if args.tiled else "0"
     env["V4L2_EMU_COUNTERS"] = str(counters)
     env["LIBVA_DRIVERS_PATH"] = str(args.driver_dir)
     env["LIBVA_DRIVER_NAME"] = "v4l2_request"
@@ -132,7 +133,58 @@ def conformance(args) -> None:
     row = manifest.get(args.stream)
     if row is None:
         raise Failure(f"{args.stream} is not in {args.manifest}")
+    conformance_row(args, row)
+
+
+def conformance_set(args) -> None:
+    """Every manifest stream but the skipped ones, on one profile: the
+    exported layout of that device shape (single-planar, tiled) read back."""
+    failures = []
+    passed = 0
+    for name, row in read_manifest(args.manifest).items():
+        if name in args.skip:
+            print(f"SKIP {name}")
+            continue
+        try:
+            conformance_row(args, row)
+            passed += 1
+        except Failure as failure:
+            print(f"FAIL {name}: {failure}")
+            failures.append(name)
+    print(f"{passed} passed, {len(failures)} failed on {args.profile}{' (tiled)' if args.tiled else ''}")
+    if failures:
+        raise Failure("failed: " + ", ".join(failures))
+
+
+def export_refusal(args) -> None:
+    """A device whose CAPTURE layout has no DRM modifier (MM21): the export
+    is refused with VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE, the client
+    learns it on its first picture and nothing leaks or crashes."""
+    row = read_manifest(args.manifest)[args.stream]
     stream_path = args.manifest.parent / row["file"]
+    counters = Path(tempfile.mkdtemp(prefix="firefox-refusal-")) / "counters.jsonl"
+    env = dict(os.environ)
+    env.update({"LD_PRELOAD": str(args.emulator), "V4L2_EMU_PROFILE": args.profile, "V4L2_EMU_COUNTERS": str(counters),
+                "LIBVA_DRIVERS_PATH": str(args.driver_dir), "LIBVA_DRIVER_NAME": "v4l2_request"})
+    completed = subprocess.run([str(args.client), "--device", "/dev/dri/renderD128", str(stream_path)], env=env,
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    sys.stdout.write(completed.stdout)
+    if completed.returncode < 0:
+        raise Failure(f"the client died of signal {-completed.returncode}")
+    if "an unsupported memory type was supplied" not in completed.stderr:
+        raise Failure("the export was not refused with VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE:\n" +
+                      completed.stderr[-2000:])
+    if "has no DRM format modifier" not in completed.stderr:
+        raise Failure("the driver did not say why it refused the export")
+    teardown = TEARDOWN.search(completed.stdout)
+    if not teardown or teardown.group(2) != teardown.group(3):
+        raise Failure("fds after the decoder closed differ from before it opened")
+    print(f"PASS {args.profile}: the export of {args.stream} is refused with a clear status, nothing leaked")
+
+
+def conformance_row(args, row) -> None:
+    stream_path = args.manifest.parent / row["file"]
+    args.stream = row["name"]
     feature_frames = re.search(r"\b(\d+)f;", row["features"])
     with tempfile.TemporaryDirectory(prefix="firefox-conformance-") as work:
         stdout, totals = run_client(args, ["--hold", str(args.hold), str(stream_path)], Path(work))
@@ -193,11 +245,16 @@ def main() -> int:
     parser.add_argument("--manifest", type=Path, required=True)
     parser.add_argument("--profile", default=os.environ.get("V4L2_EMU_PROFILE", "hantro"))
     parser.add_argument("--hold", type=int, default=4)
+    parser.add_argument("--tiled", action="store_true", help="cedrus without UNTILED (V4L2_EMU_CEDRUS_TILED=1)")
     parser.add_argument("--preload-first", action="append", default=[],
                         help="library preloaded before the emulator (a sanitizer runtime)")
     sub = parser.add_subparsers(dest="mode", required=True)
     one = sub.add_parser("conformance")
     one.add_argument("stream")
+    every = sub.add_parser("conformance-set")
+    every.add_argument("--skip", action="append", default=[])
+    refusal = sub.add_parser("export-refusal")
+    refusal.add_argument("stream")
     many = sub.add_parser("parallel")
     many.add_argument("streams", nargs="+")
     many.add_argument("--decoders", type=int, default=4)
@@ -212,7 +269,9 @@ def main() -> int:
     many.add_argument("--rss-growth-kb", type=int, default=16384)
     args = parser.parse_args()
     try:
-        conformance(args) if args.mode == "conformance" else parallel(args)
+        modes = {"conformance": conformance, "conformance-set": conformance_set, "export-refusal": export_refusal,
+                 "parallel": parallel}
+        modes[args.mode](args)
     except Failure as failure:
         print(f"FAIL: {failure}")
         return 1

@@ -24,7 +24,24 @@ std::string PlaneFromLayer(const VADRMPRIMESurfaceDescriptor& descriptor, uint32
   out.object = objects[object_index];
   out.offset = layer_info.offset[plane];
   out.pitch = layer_info.pitch[plane];
+  const uint64_t modifier = descriptor.objects[object_index].drm_format_modifier;
+  if (modifier == DRM_FORMAT_MOD_ALLWINNER_TILED) {
+    out.tile = 32;
+    if (out.pitch % out.tile || out.offset % (out.pitch * out.tile))
+      return "a tiled plane's pitch or offset is not whole tiles";
+  } else if (modifier != DRM_FORMAT_MOD_LINEAR) {
+    char text[64];
+    std::snprintf(text, sizeof text, "unsupported format modifier 0x%016llx", static_cast<unsigned long long>(modifier));
+    return text;
+  }
   return {};
+}
+
+// Where byte `x` of row `row` of a plane is.
+uint64_t ByteAt(const PlaneView& plane, uint32_t row, uint64_t x) {
+  if (plane.tile == 0) return plane.offset + uint64_t(row) * plane.pitch + x;
+  const uint64_t t = plane.tile;
+  return plane.offset + (row / t) * plane.pitch * t + (x / t) * t * t + (row % t) * t + x % t;
 }
 
 // Copies `rows` rows of `row_bytes` bytes starting at (first_byte, first_row);
@@ -32,8 +49,12 @@ std::string PlaneFromLayer(const VADRMPRIMESurfaceDescriptor& descriptor, uint32
 std::string CopyRows(const PlaneView& plane, uint32_t first_row, uint32_t rows, uint32_t first_byte,
                      uint32_t samples, uint32_t step, std::vector<uint8_t>& out) {
   if (rows == 0 || samples == 0) return {};
-  const uint64_t last_byte = uint64_t(plane.offset) + uint64_t(first_row + rows - 1) * plane.pitch +
-                             first_byte + uint64_t(samples - 1) * step;
+  // The last byte of a tile row is the furthest one of a tiled read.
+  const uint32_t last_row = first_row + rows - 1;
+  const uint64_t last_x = first_byte + uint64_t(samples - 1) * step;
+  const uint64_t last_byte =
+      plane.tile ? ByteAt(plane, (last_row / plane.tile + 1) * plane.tile - 1, (last_x / plane.tile + 1) * plane.tile - 1)
+                 : ByteAt(plane, last_row, last_x);
   if (last_byte >= plane.object.size()) {
     char text[160];
     std::snprintf(text, sizeof text, "plane read ends at byte %llu of a %zu-byte object (offset %u pitch %u)",
@@ -41,6 +62,11 @@ std::string CopyRows(const PlaneView& plane, uint32_t first_row, uint32_t rows, 
     return text;
   }
   for (uint32_t row = 0; row < rows; ++row) {
+    if (plane.tile) {
+      for (uint32_t sample = 0; sample < samples; ++sample)
+        out.push_back(plane.object[ByteAt(plane, first_row + row, first_byte + uint64_t(sample) * step)]);
+      continue;
+    }
     const uint8_t* source = plane.object.data() + plane.offset + size_t(first_row + row) * plane.pitch + first_byte;
     if (step == 1) {
       out.insert(out.end(), source, source + samples);

@@ -11,11 +11,15 @@
 
 namespace firefox_client {
 
-// One plane inside one mapped dma-buf object.
+// One plane inside one mapped dma-buf object. A tiled plane (its object's
+// modifier DRM_FORMAT_MOD_ALLWINNER_TILED) stores bytes in 32x32 tiles,
+// tiles and bytes inside them in row-major order (drm_fourcc.h); the reader
+// undoes that as an importing GPU would.
 struct PlaneView {
   std::span<const uint8_t> object;
   uint32_t offset = 0;
   uint32_t pitch = 0;
+  uint32_t tile = 0;  // tile width and height in bytes/rows; 0 when linear
 };
 
 enum class ChromaLayout {
