@@ -383,12 +383,12 @@ std::shared_ptr<Context> staging_for(Driver& d, const Surface& surface) {
   }
   const DecoderCapabilities* decoder = nullptr;
   for (const auto& candidate : d.decoders)
-    if (!candidate.h264_profiles.empty() && surface.width <= candidate.max_width &&
+    if (!candidate.profiles().empty() && surface.width <= candidate.max_width &&
         surface.height <= candidate.max_height)
       decoder = &candidate;
   if (!decoder) return nullptr;
   Config config;
-  config.profile = decoder->h264_profiles.back();
+  config.profile = decoder->profiles().back();
   const uint32_t width = std::max(surface.width, d.staging ? d.staging->width : 0u);
   const uint32_t height = std::max(surface.height, d.staging ? d.staging->height : 0u);
   auto staging = std::make_shared<Context>(d, config, *decoder, width, height, /*staging=*/true);
