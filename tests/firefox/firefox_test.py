@@ -222,8 +222,15 @@ def parallel(args) -> None:
     check_counters(totals, stdout, frames, args.decoders)
     # Flat from start to end: both samples are taken with every decoder in the
     # same state (compositor queue full, contexts alive).
-    if fds_start <= 0 or fds_start != fds_end:
-        raise Failure(f"open fds went from {fds_start} to {fds_end}")
+    # A surface whose context went away keeps its picture's dma-buf until it
+    # is destroyed or decodes again (docs/design.md): surfaces the
+    # compositor still holds from before a flush each keep one, so the count
+    # at a sample point moves with timing, by at most the surfaces a decoder
+    # has. A leak per frame or per context (2,000 frames, ~200 contexts) is
+    # far above that; at teardown the count must be exact.
+    surface_bound = args.decoders * 32
+    if fds_start <= 0 or abs(fds_end - fds_start) > surface_bound:
+        raise Failure(f"open fds went from {fds_start} to {fds_end} (allowed +-{surface_bound})")
     teardown = TEARDOWN.search(stdout)
     if not teardown or teardown.group(2) != teardown.group(3):
         raise Failure("fds after the decoders closed differ from before they opened: "
