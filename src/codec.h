@@ -81,6 +81,18 @@ class Codec {
   // The OUTPUT (coded) pixel format, e.g. V4L2_PIX_FMT_H264_SLICE.
   virtual uint32_t coded_format() const = 0;
   virtual std::vector<DeviceControl> device_controls() const = 0;
+  // Stream-level controls describing what the context will decode
+  // (width x height in whole macroblocks), set with CUR_VAL before the
+  // CAPTURE formats are enumerated, as the uAPI asks: "set all the controls
+  // (parsed headers, etc.) required by the OUTPUT format to enumerate the
+  // CAPTURE formats" (dev-stateless-decoder.rst, "Initialization"). Payloads
+  // stay owned by the codec. Codecs whose CAPTURE formats do not depend on a
+  // header return none.
+  virtual std::vector<v4l2_ext_control> stream_controls(uint32_t coded_width, uint32_t coded_height) {
+    (void)coded_width;
+    (void)coded_height;
+    return {};
+  }
   // How the codec uses the device, for the context's log line.
   virtual std::string describe() const = 0;
 

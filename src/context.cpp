@@ -79,6 +79,20 @@ VAStatus Context::set_device_control(const DeviceControl& control) {
   return VA_STATUS_SUCCESS;
 }
 
+// What the context will decode, before the CAPTURE formats are read. A
+// device that refuses it still decodes (each request carries its own SPS),
+// so this is logged, not fatal.
+void Context::set_stream_controls(uint32_t coded_width, uint32_t coded_height) {
+  std::vector<v4l2_ext_control> controls = codec_->stream_controls(coded_width, coded_height);
+  if (controls.empty()) return;
+  v4l2_ext_controls ext{};
+  ext.which = V4L2_CTRL_WHICH_CUR_VAL;
+  ext.count = static_cast<uint32_t>(controls.size());
+  ext.controls = controls.data();
+  if (video_->call(VIDIOC_S_EXT_CTRLS, &ext, "VIDIOC_S_EXT_CTRLS", "stream header before CAPTURE formats"))
+    driver_.log.infof("%s: CAPTURE formats are read without a stream header", video_->path().c_str());
+}
+
 VAStatus Context::create_codec() {
   Result<std::unique_ptr<Codec>> codec = v4l2va::create_codec(config.profile, decoder_, width, height, driver_.log);
   if (!codec.ok()) return codec.status();
@@ -127,6 +141,7 @@ VAStatus Context::open(std::span<const VASurfaceID> render_targets) {
   if (VAStatus st = output_queue_->set_format(codec_->coded_format(), coded_w, coded_h, bitstream_size);
       st != VA_STATUS_SUCCESS)
     return st;
+  set_stream_controls(coded_w, coded_h);
   if (VAStatus st = choose_capture_format(); st != VA_STATUS_SUCCESS) return st;
   const Format& cf = capture_queue_->format();
   driver_.log.infof("context %ux%u on %s: %s, CAPTURE %ux%u pitch %u, %u plane(s)", width, height,

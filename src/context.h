@@ -70,6 +70,7 @@ class Context final : public std::enable_shared_from_this<Context>, private Pool
  private:
   VAStatus set_device_control(const DeviceControl& control);
   VAStatus create_codec();
+  void set_stream_controls(uint32_t coded_width, uint32_t coded_height);
   VAStatus choose_capture_format();
   ReferencePictures references();
   uint64_t new_timestamp() { return (next_timestamp_++) * 1000ull; }

@@ -2,6 +2,7 @@
 
 #include <linux/v4l2-controls.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -71,7 +72,7 @@ Result<DecodeModes> choose_decode_modes(const DecoderCapabilities& caps, Log& lo
 
 H264Codec::H264Codec(VAProfile profile, const DecoderCapabilities& caps, DecodeModes modes, uint32_t max_slices,
                      Log& log)
-    : caps_(caps), modes_(modes), max_slices_(max_slices), log_(log), stream_(profile) {}
+    : caps_(caps), modes_(modes), max_slices_(max_slices), log_(log), stream_(profile), profile_(profile) {}
 
 uint32_t H264Codec::coded_format() const { return V4L2_PIX_FMT_H264_SLICE; }
 
@@ -84,6 +85,36 @@ std::vector<DeviceControl> H264Codec::device_controls() const {
        modes_.annex_b ? V4L2_STATELESS_H264_START_CODE_ANNEX_B : V4L2_STATELESS_H264_START_CODE_NONE,
        "H264_START_CODE"},
   };
+}
+
+// An 8-bit 4:2:0 progressive SPS of the context's profile and size. No 6.12
+// driver changes its CAPTURE formats for what VA's H.264 profiles carry
+// (8-bit 4:2:0 or 4:0:0): mtk-vcodec switches to MT2110R only for a 10-bit
+// SPS (mtk_vcodec_dec_stateless.c, mtk_vdec_s_ctrl), so the pictures' own
+// SPS, set per request later, cannot invalidate the format chosen here.
+std::vector<v4l2_ext_control> H264Codec::stream_controls(uint32_t coded_width, uint32_t coded_height) {
+  stream_sps_ = {};
+  switch (static_cast<int>(profile_)) {
+    case VAProfileH264ConstrainedBaseline:
+      stream_sps_.profile_idc = 66;
+      stream_sps_.constraint_set_flags = V4L2_H264_SPS_CONSTRAINT_SET1_FLAG;
+      break;
+    case VAProfileH264Main:
+      stream_sps_.profile_idc = 77;
+      break;
+    default:
+      stream_sps_.profile_idc = 100;
+      break;
+  }
+  stream_sps_.level_idc = 40;
+  stream_sps_.chroma_format_idc = 1;
+  stream_sps_.max_num_ref_frames = 1;
+  stream_sps_.pic_width_in_mbs_minus1 = static_cast<uint16_t>(std::max(coded_width / 16, 1u) - 1);
+  stream_sps_.pic_height_in_map_units_minus1 = static_cast<uint16_t>(std::max(coded_height / 16, 1u) - 1);
+  stream_sps_.flags = V4L2_H264_SPS_FLAG_FRAME_MBS_ONLY | V4L2_H264_SPS_FLAG_DIRECT_8X8_INFERENCE;
+  std::vector<v4l2_ext_control> controls;
+  append_control(controls, V4L2_CID_STATELESS_H264_SPS, &stream_sps_, sizeof(stream_sps_));
+  return controls;
 }
 
 std::string H264Codec::describe() const {

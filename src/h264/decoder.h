@@ -38,6 +38,7 @@ class H264Codec final : public Codec {
   uint32_t coded_format() const override;
   std::vector<DeviceControl> device_controls() const override;
   std::string describe() const override;
+  std::vector<v4l2_ext_control> stream_controls(uint32_t coded_width, uint32_t coded_height) override;
   void begin(VASurfaceID target) override;
   VAStatus render(const BufferView& buffer) override;
   VAStatus end(const ReferencePictures& references, uint32_t coded_width, uint32_t coded_height,
@@ -82,6 +83,8 @@ class H264Codec final : public Codec {
   StreamState stream_;
   Picture picture_;
   PictureControls controls_;  // the last planned picture's payloads
+  v4l2_ctrl_h264_sps stream_sps_{};  // what stream_controls() describes
+  VAProfile profile_;
   std::unordered_map<VASurfaceID, FieldState> fields_;
   VASurfaceID last_target_ = VA_INVALID_SURFACE;
 };
